@@ -1,0 +1,93 @@
+"""Customer lookups for the helpdesk's external-system menu: /lookup/members and /lookup/orders."""
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lookups import params, queries
+from lookups.serialize import member_json, order_json
+from plugin import audit, metrics
+from plugin.errors import error_response, wants_json
+from plugin.tokens import bearer_token
+
+bp = Blueprint("lookups", __name__)
+METHODS = ["GET", "POST", "PUT"]
+KINDS = {"members": "会員", "orders": "受注"}
+
+
+def _login_redirect():
+    """Back to this lookup after login: the raw query (and form body) keep their charset."""
+    target = request.path
+    raw = [request.query_string.decode("ascii", "replace")]
+    if request.method in ("POST", "PUT") and "json" not in (request.content_type or ""):
+        raw.append(request.get_data().decode("ascii", "replace"))
+    query = "&".join(r for r in raw if r)
+    return redirect(url_for("auth.login", next=target + ("?" + query if query else "")))
+
+
+def _actor():
+    if current_user.is_authenticated:
+        return None
+    token = bearer_token()
+    return f"token:{token.name}" if token else False
+
+
+def lookup(kind, shop_code=None):
+    """Shared flow: authenticate, parse, search, audit, answer in HTML or JSON."""
+    actor = _actor()
+    if actor is False:
+        return error_response(401) if wants_json() else _login_redirect()
+    body = request.get_data() if request.method in ("POST", "PUT") else b""
+    try:
+        q = params.parse(request.query_string, body, request.content_type,
+                         current_app.config["LOOKUP_ENCODING"])
+        if shop_code:
+            q.shop = shop_code
+        if kind == "members":
+            results = queries.find_members(q)
+            rows = [(m, queries.latest_orders(m)) for m in results]
+            truncated = len(results) >= queries.MEMBER_LIMIT
+        else:
+            results, truncated = queries.find_orders(q, current_app.config["LOOKUP_ORDER_LIMIT"])
+            rows = results
+    except params.ParamError as exc:
+        metrics.LOOKUPS.labels(kind, "bad_request").inc()
+        if wants_json():
+            return jsonify(error={"status": 400, "message": exc.message, "param": exc.param}), 400
+        return render_template(f"lookups/{kind}.html", q=None, rows=[], error=exc.message, form=_form_values()), 400
+    except queries.UnknownShop as exc:
+        metrics.LOOKUPS.labels(kind, "unknown_shop").inc()
+        return error_response(404, f"店舗コード「{exc.args[0]}」の店舗はありません。")
+    audit.record(f"lookup.{kind}", q.as_dict(), len(results), actor=actor or None)
+    metrics.LOOKUPS.labels(kind, "found" if results else "none").inc()
+    if wants_json():
+        items = [member_json(m, o) for m, o in rows] if kind == "members" else [order_json(o) for o in rows]
+        return jsonify({"query": q.as_dict(), kind: items, "truncated": truncated})
+    return render_template(f"lookups/{kind}.html", q=q, rows=rows, truncated=truncated, error=None,
+                           form=q.as_dict())
+
+
+def _form_values():
+    return {k: request.values.get(k, "") for k in (*params.SEARCH_KEYS, "shop")}
+
+
+@bp.route("/lookup/members", methods=METHODS)
+def members():
+    """Members by email / tel / customer_code (optional shop)."""
+    return lookup("members")
+
+
+@bp.route("/lookup/orders", methods=METHODS)
+def orders():
+    """Orders by email / tel / customer_code (optional shop)."""
+    return lookup("orders")
+
+
+@bp.route("/<shop_code>/admin_relation_member_search.html", methods=METHODS)
+def ebisumart_members(shop_code):
+    """ebisumart-compatible alias of the member lookup, scoped to one shop."""
+    return lookup("members", shop_code)
+
+
+@bp.route("/<shop_code>/admin_relation_order_search.html", methods=METHODS)
+def ebisumart_orders(shop_code):
+    """ebisumart-compatible alias of the order lookup, scoped to one shop."""
+    return lookup("orders", shop_code)

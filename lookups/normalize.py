@@ -1,0 +1,60 @@
+"""How e-mails and phone numbers are compared: the same function at write time and at lookup."""
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+_NON_DIGIT = re.compile(r"[^0-9]")
+MAX_EMAIL = 254
+MAX_TEL = 32
+_RESERVED_TLDS = {"localhost", "test", "local", "invalid", "example"}
+
+
+def normalize_email(value):
+    """Trimmed, NFKC (full-width @ and letters), lower-cased on the whole address."""
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", value).strip().lower() or None
+
+
+def is_valid_email(value):
+    """Syntax check only (no DNS): lookups must not wait on the network."""
+    try:
+        validate_email(value, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        # Reserved names (reply.localhost, *.test, *.local) are fine for us: our own reply
+        # domain defaults to one, and test shops use them. Check the rest of the syntax.
+        local, _, domain = value.rpartition("@")
+        if domain.rsplit(".", 1)[-1] not in _RESERVED_TLDS:
+            return False
+        try:
+            validate_email(local + "@" + domain.rsplit(".", 1)[0] + ".example", check_deliverability=False)
+        except EmailNotValidError:
+            return False
+    return True
+
+
+def normalize_tel(value):
+    """Digits only: hyphens, spaces, brackets and full-width digits ignored; +81 becomes 0."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip()
+    digits = _NON_DIGIT.sub("", text)
+    if text.startswith("+81") or (text.startswith("+") and digits.startswith("81")):
+        rest = digits[2:]
+        digits = rest if rest.startswith("0") else "0" + rest
+    elif text.startswith("+"):
+        digits = "+" + digits
+    elif digits.startswith("81") and len(digits) in (11, 12):
+        # "+81…" whose '+' became a space in an unencoded query string; Japanese numbers
+        # written nationally start with 0, so a leading 81 at this length is the country code.
+        digits = "0" + digits[2:]
+    return digits or None
+
+
+def split_multi(value):
+    """Several values in one CSV cell, separated by ';' (also ',' and full-width '；')."""
+    if not value:
+        return []
+    parts = re.split(r"[;；,、]", value)
+    return [p.strip() for p in parts if p.strip()]

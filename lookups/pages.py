@@ -1,0 +1,38 @@
+"""Member and order detail pages for agents."""
+from flask import Blueprint, render_template
+from flask_login import login_required
+from sqlalchemy import select
+
+from lookups import queries
+from lookups.models import Member, Order
+from plugin import helpdesk
+from plugin.errors import error_response
+from plugin.extensions import db
+
+bp = Blueprint("pages", __name__)
+MEMBER_ORDERS = 100
+
+
+@bp.route("/members/<int:member_id>")
+@login_required
+def member(member_id):
+    """One member with all contact data, recent orders and the helpdesk inbox button."""
+    m = db.session.get(Member, member_id)
+    if m is None:
+        return error_response(404, "会員が見つかりません。")
+    orders = queries.latest_orders(m, MEMBER_ORDERS)
+    return render_template("lookups/member.html", m=m, orders=orders, inbox_link=helpdesk.inbox_link())
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def order(order_id):
+    """One order with its items, shipping and the member who placed it."""
+    o = db.session.get(Order, order_id)
+    if o is None:
+        return error_response(404, "受注が見つかりません。")
+    member = None
+    if o.customer_code:
+        member = db.session.scalar(
+            select(Member).where(Member.shop_id == o.shop_id, Member.customer_code == o.customer_code))
+    return render_template("lookups/order.html", o=o, member=member)

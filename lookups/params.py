@@ -1,0 +1,122 @@
+"""Lookup parameters from the raw request bytes, decoded in the helpdesk's charset."""
+import codecs
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from lookups.normalize import MAX_EMAIL, MAX_TEL, is_valid_email, normalize_email, normalize_tel
+
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
+            "cp932": "cp932", "windows-31j": "cp932", "euc-jp": "euc_jp", "eucjp": "euc_jp"}
+SEARCH_KEYS = ("email", "tel", "customer_code")
+MAX_LENGTHS = {"email": MAX_EMAIL, "tel": MAX_TEL, "customer_code": 64, "shop": 64}
+
+
+class ParamError(ValueError):
+    """A lookup parameter is missing or malformed; the message names it (Japanese)."""
+
+    def __init__(self, message, param=None):
+        super().__init__(message)
+        self.message, self.param = message, param
+
+
+@dataclass
+class LookupQuery:
+    email: str | None = None
+    tel: str | None = None
+    customer_code: str | None = None
+    shop: str | None = None
+    email_norm: str | None = None
+    tel_norm: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        """What was searched, as given (for the JSON answer and the audit log)."""
+        return {k: getattr(self, k) for k in (*SEARCH_KEYS, "shop") if getattr(self, k)}
+
+
+_RAW_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+def _pairs(raw, encoding):
+    # Some helpdesks send raw (not percent-encoded) bytes; quote them so one decoder sees all.
+    text = _RAW_HIGH.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii", "replace")
+    try:
+        return parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="strict")
+    except UnicodeDecodeError:
+        name = {"cp932": "Shift_JIS", "euc_jp": "EUC-JP"}.get(encoding, "UTF-8")
+        raise ParamError(f"パラメータを {name} として解釈できません。文字コード（charset）を確認してください。", "charset")
+
+
+def _charset_from(raw_parts, content_type, default):
+    for raw in raw_parts:
+        for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+            if key in ("charset", "_charset_") and value:
+                return value
+    if content_type and "charset=" in content_type.lower():
+        return content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"')
+    return default
+
+
+def resolve_charset(name):
+    """Python codec for a charset name, or ParamError naming `charset`."""
+    key = (name or "utf-8").strip().lower()
+    if key not in CHARSETS:
+        raise ParamError(f"charset「{name}」には対応していません（utf-8 / shift_jis / euc-jp）。", "charset")
+    codecs.lookup(CHARSETS[key])
+    return CHARSETS[key]
+
+
+def parse(query_bytes, body_bytes, content_type, default_charset="utf-8"):
+    """Merge query string and body (form or JSON) into a validated LookupQuery."""
+    content_type = (content_type or "").lower()
+    body_form = body_bytes if body_bytes and "json" not in content_type else b""
+    encoding = resolve_charset(_charset_from([query_bytes, body_form], content_type, default_charset))
+    values = {}
+    for raw in (query_bytes, body_form):
+        if raw:
+            for key, value in _pairs(raw, encoding):
+                values.setdefault(key, value)
+    if body_bytes and "json" in content_type:
+        values.update(_json_params(body_bytes))
+    return validate(values)
+
+
+def _json_params(body):
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ParamError("JSON の本文を解釈できません。", "body")
+    if not isinstance(data, dict):
+        raise ParamError("JSON の本文はオブジェクトで送ってください。", "body")
+    return {k: v if isinstance(v, str) else str(v) for k, v in data.items() if v is not None}
+
+
+def validate(values):
+    """Check presence, length and syntax; the error names the parameter."""
+    q = LookupQuery()
+    for key in (*SEARCH_KEYS, "shop"):
+        value = values.get(key)
+        if value is None:
+            continue
+        value = value.strip()
+        if len(value) > MAX_LENGTHS[key]:
+            raise ParamError(f"{key} が長すぎます（{MAX_LENGTHS[key]}文字まで）。", key)
+        setattr(q, key, value or None)
+    if not any(getattr(q, k) for k in SEARCH_KEYS):
+        given = [k for k in SEARCH_KEYS if k in values]
+        if given:
+            raise ParamError(f"{given[0]} が空です。検索する値を指定してください。", given[0])
+        raise ParamError("email、tel、customer_code のいずれかを指定してください。", "email")
+    if q.email:
+        # An unencoded '+' (r+token@…) arrives as a space; addresses never contain spaces.
+        q.email = q.email.replace(" ", "+")
+        q.email_norm = normalize_email(q.email)
+        if not is_valid_email(q.email_norm):
+            raise ParamError("email の形式が正しくありません。", "email")
+    if q.tel:
+        q.tel_norm = normalize_tel(q.tel)
+        if not q.tel_norm or len(q.tel_norm.lstrip("+")) < 4:
+            raise ParamError("tel の形式が正しくありません（数字とハイフンで指定してください）。", "tel")
+    return q

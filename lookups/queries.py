@@ -1,0 +1,92 @@
+"""Member and order search for the helpdesk; every branch is an index seek. No Flask here."""
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.orm import selectinload
+
+from lookups.models import Member, MemberEmail, MemberPhone, Order
+from plugin.extensions import db
+from plugin.models import Shop
+
+MEMBER_LIMIT = 200
+LATEST_ORDERS = 5
+
+
+class UnknownShop(LookupError):
+    """The `shop` parameter names no shop."""
+
+
+def shop_id_for(code):
+    """Shop id for a shop code; None when no filter is asked; UnknownShop when it does not exist."""
+    if not code:
+        return None
+    shop_id = db.session.scalar(select(Shop.id).where(Shop.code == code))
+    if shop_id is None:
+        raise UnknownShop(code)
+    return shop_id
+
+
+def _order_keys(q, shop_id):
+    """(shop_id, customer_code) of orders placed with the searched e-mail or phone."""
+    conds = []
+    if q.email_norm:
+        conds.append(Order.email_norm == q.email_norm)
+    if q.tel_norm:
+        conds.append(Order.tel_norm == q.tel_norm)
+    if not conds:
+        return set()
+    stmt = select(Order.shop_id, Order.customer_code).where(or_(*conds), Order.customer_code.is_not(None))
+    if shop_id:
+        stmt = stmt.where(Order.shop_id == shop_id)
+    return set(db.session.execute(stmt.distinct().limit(MEMBER_LIMIT)).all())
+
+
+def find_members(q):
+    """Members matching any given e-mail, phone or customer code (also via their orders)."""
+    shop_id = shop_id_for(q.shop)
+    ids = set()
+    if q.email_norm:
+        ids.update(db.session.scalars(select(MemberEmail.member_id).where(MemberEmail.email_norm == q.email_norm)))
+    if q.tel_norm:
+        ids.update(db.session.scalars(select(MemberPhone.member_id).where(MemberPhone.tel_norm == q.tel_norm)))
+    conds = []
+    if ids:
+        conds.append(Member.id.in_(ids))
+    if q.customer_code:
+        conds.append(Member.customer_code == q.customer_code)
+    keys = _order_keys(q, shop_id)
+    if keys:
+        conds.append(tuple_(Member.shop_id, Member.customer_code).in_(list(keys)))
+    if not conds:
+        return []
+    stmt = select(Member).where(or_(*conds)).options(selectinload(Member.emails), selectinload(Member.phones))
+    if shop_id:
+        stmt = stmt.where(Member.shop_id == shop_id)
+    stmt = stmt.order_by(Member.shop_id, Member.customer_code).limit(MEMBER_LIMIT)
+    return list(db.session.scalars(stmt))
+
+
+def latest_orders(member, limit=LATEST_ORDERS):
+    """A member's newest orders (by customer code within the member's shop)."""
+    stmt = (select(Order).where(Order.shop_id == member.shop_id, Order.customer_code == member.customer_code)
+            .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def find_orders(q, limit=50):
+    """Orders placed with the e-mail/phone/customer code, or by members who have them; newest first."""
+    shop_id = shop_id_for(q.shop)
+    conds = []
+    if q.email_norm:
+        conds.append(Order.email_norm == q.email_norm)
+    if q.tel_norm:
+        conds.append(Order.tel_norm == q.tel_norm)
+    if q.customer_code:
+        conds.append(Order.customer_code == q.customer_code)
+    keys = {(m.shop_id, m.customer_code) for m in find_members(q)} if (q.email_norm or q.tel_norm) else set()
+    if keys:
+        conds.append(tuple_(Order.shop_id, Order.customer_code).in_(list(keys)))
+    stmt = select(Order).where(or_(*conds)).options(selectinload(Order.items))
+    if shop_id:
+        stmt = stmt.where(Order.shop_id == shop_id)
+    stmt = stmt.order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit + 1)
+    orders = list(db.session.scalars(stmt))
+    return orders[:limit], len(orders) > limit

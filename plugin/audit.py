@@ -1,0 +1,20 @@
+"""The audit log: who did what, when, with what result."""
+from flask import request
+from flask_login import current_user
+
+from plugin.extensions import db
+from plugin.models import AuditLog
+
+
+def record(action, query=None, result_count=None, actor=None, detail=None, commit=True):
+    """Write one audit row for the current request's user (or the given actor)."""
+    user_id = None
+    if actor is None:
+        if current_user and current_user.is_authenticated:
+            actor, user_id = current_user.email, current_user.id
+        else:
+            actor = "anonymous"
+    db.session.add(AuditLog(actor=actor, user_id=user_id, action=action, params=query,
+                            result_count=result_count, ip=request.remote_addr, detail=detail))
+    if commit:
+        db.session.commit()

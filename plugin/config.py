@@ -1,0 +1,84 @@
+"""Deployment config: code defaults, instance/config.py, MALLBRIDGE_* env vars, test_config.
+
+Runtime settings that shop admins edit live in the database (plugin.settings), never here.
+"""
+import base64
+import hashlib
+import os
+
+ENV_PREFIX = "MALLBRIDGE"
+
+DEFAULTS = {
+    "DEMO": False,
+    "SECRET_KEY": None,
+    "ENCRYPTION_KEY": None,
+    "DATABASE_URL": None,
+    "SMTP_URL": None,
+    "REPLY_DOMAIN": "reply.localhost",
+    "RAKUTEN_API_BASE": "https://api.rms.rakuten.co.jp/es/1.0",
+    "YAHOO_API_BASE": "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1",
+    "YAHOO_AUTH_BASE": "https://auth.login.yahoo.co.jp/yconnect/v2",
+    "LOOKUP_ENCODING": "utf-8",
+    "LOOKUP_ORDER_LIMIT": 50,
+    "API_MAX_ITEMS": 1000,
+    "API_MAX_BYTES": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "LOGIN_MAX_FAILURES": 10,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised at startup when the deployment config is incomplete or wrong."""
+
+
+def load(app, test_config=None):
+    """Fill app.config in the documented order and derive the values the extensions need."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    cfg = app.config
+    cfg["DEMO"] = _truthy(cfg.get("DEMO"))
+    if cfg["DEMO"]:
+        # Demo keys are derived from the instance path: stable across gunicorn workers and
+        # restarts without writing a file, and useless anywhere else.
+        seed = hashlib.sha256(("mallbridge-demo:" + app.instance_path).encode()).digest()
+        cfg["SECRET_KEY"] = cfg.get("SECRET_KEY") or seed.hex()
+        cfg["ENCRYPTION_KEY"] = cfg.get("ENCRYPTION_KEY") or base64.urlsafe_b64encode(seed).decode()
+        cfg["SMTP_URL"] = cfg.get("SMTP_URL") or "smtp://127.0.0.1:1025"
+    elif not cfg.get("TESTING"):
+        missing = [f"{ENV_PREFIX}_{k}" for k in ("SECRET_KEY", "ENCRYPTION_KEY") if not cfg.get(k)]
+        if missing:
+            raise ConfigError(
+                "mallbridge cannot start: set " + " and ".join(missing)
+                + " (or MALLBRIDGE_DEMO=1 for a local demo with generated keys)."
+            )
+    cfg.setdefault("SESSION_COOKIE_SECURE", not cfg["DEMO"] and not cfg.get("TESTING"))
+    cfg.setdefault("REMEMBER_COOKIE_SECURE", cfg["SESSION_COOKIE_SECURE"])
+    url = cfg.get("SQLALCHEMY_DATABASE_URI") or cfg.get("DATABASE_URL")
+    if not url:
+        url = "sqlite:///" + os.path.join(app.instance_path, "mallbridge.db")
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(str(url))
+
+
+def normalize_database_url(url):
+    """Map the usual PostgreSQL URL spellings onto the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _truthy(value):
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

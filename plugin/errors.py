@@ -1,0 +1,58 @@
+"""Error pages in Japanese for people, JSON error objects for programs; never a stack trace."""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("plugin.errors")
+
+MESSAGES = {
+    400: "リクエストの内容が正しくありません。",
+    401: "ログインが必要です。",
+    403: "このページを表示する権限がありません。",
+    404: "ページが見つかりません。",
+    405: "この操作はできません。",
+    413: "送信されたデータが大きすぎます。",
+    429: "リクエストが多すぎます。しばらく待ってからもう一度お試しください。",
+    500: "サーバーでエラーが発生しました。時間をおいてもう一度お試しください。",
+}
+
+
+def wants_json():
+    """True for API clients: /api paths, format=json, or Accept preferring JSON over HTML."""
+    if request.path.startswith("/api/"):
+        return True
+    if request.args.get("format") == "json":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status, message=None, **extra):
+    """One place that renders an error as JSON or as the Japanese error page."""
+    message = message or MESSAGES.get(status, "エラーが発生しました。")
+    if wants_json():
+        body = {"error": {"status": status, "message": message, **extra}}
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app):
+    """Register handlers for HTTP errors, CSRF failures and anything unexpected."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_response(400, "フォームの有効期限が切れました。ページを読み込み直してもう一度送信してください。")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        message = exc.description if getattr(exc, "mallbridge_message", False) else None
+        return error_response(exc.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500)

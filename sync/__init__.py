@@ -1,0 +1,1 @@
+"""Mall sync: clients, poller, composing mails, reply intake (coming with the sync issues)."""

@@ -1,0 +1,139 @@
+"""Shared fixtures: app (SQLite per test, or PostgreSQL when MALLBRIDGE_TEST_DATABASE_URL is set),
+client, runner, auth helper, clock."""
+import os
+import re
+import shutil
+
+import pytest
+from cryptography.fernet import Fernet
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from plugin import clock, create_app
+from plugin.config import normalize_database_url
+from plugin.extensions import db
+from tests import factories
+
+PG_URL = os.environ.get("MALLBRIDGE_TEST_DATABASE_URL")
+TEST_KEY = Fernet.generate_key().decode()
+
+
+def base_config(url):
+    """The test configuration every app fixture starts from."""
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret",
+            "ENCRYPTION_KEY": TEST_KEY, "SERVER_NAME": "mallbridge.test",
+            # Cheap hashing keeps the suite fast; production uses scrypt.
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+
+
+def migrate_to_head(url):
+    """Apply every migration to the database at `url` (the same path as `mallbridge db upgrade`)."""
+    app = create_app(base_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database to start each test from: a SQLite file, or the PostgreSQL URL."""
+    if PG_URL:
+        url = normalize_database_url(PG_URL)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        migrate_to_head(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate_to_head(f"sqlite:///{path}")
+    return path
+
+
+def _reset_postgres(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO shop (code, name) VALUES ('default', '本店')"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    """A clean, migrated database for one test."""
+    if PG_URL:
+        _reset_postgres(database_template)
+        return database_template
+    path = tmp_path / "mallbridge.db"
+    shutil.copy(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The app on a clean database, with an app context pushed for direct model access."""
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def clock_pinned():
+    """A pinned clock (naive UTC) that tests advance instead of sleeping."""
+    import datetime as dt
+
+    clock.pin(dt.datetime(2026, 11, 23, 3, 0, 0))
+    yield clock
+    clock.pin(None)
+
+
+def csrf_token(html):
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class Auth:
+    """Logs the test client in through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="agent@example.jp", password="agent-password-1", next_url=None):
+        """Submit the login form (with its CSRF token); returns the response."""
+        page = self.client.get("/login")
+        data = {"email": email, "password": password, "csrf_token": csrf_token(page.get_data(as_text=True))}
+        if next_url is not None:
+            data["next"] = next_url
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        """End the session."""
+        return self.client.get("/logout")
+
+
+@pytest.fixture
+def auth(app, client):
+    """Auth helper with an agent (agent@example.jp) and an admin (admin@example.jp) account."""
+    factories.make_user("agent@example.jp", "agent-password-1", role="agent")
+    factories.make_user("admin@example.jp", "admin-password-1", role="admin")
+    return Auth(client)
