@@ -105,7 +105,8 @@ def register_commands(app):
     """Attach every command group to the app's CLI."""
     for group in (users, tokens, shops):
         app.cli.add_command(group)
-    for module in ("lookups.cli",):
+    # Each feature package contributes its own commands through a `register(app)` function.
+    for module in ("lookups.cli", "plugin.demo", "plugin.admin.cli", "sync.cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -30,7 +30,8 @@ def migrate_to_head(url):
     """Apply every migration to the database at `url` (the same path as `mallbridge db upgrade`)."""
     app = create_app(base_config(url))
     with app.app_context():
-        upgrade()
+        # "heads": work in progress may carry more than one head until it is linearised.
+        upgrade(revision="heads")
         db.engine.dispose()
 
 
