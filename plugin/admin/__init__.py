@@ -1,0 +1,36 @@
+"""The shop admin's console under /admin: one blueprint, views split into modules by topic."""
+from flask import Blueprint, render_template
+
+from plugin.auth import admin_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# (endpoint, Japanese label) of the console's menu; each view module appends its own entry.
+MENU = []
+
+
+def menu_entry(endpoint, label):
+    """Register a page in the admin menu (called once at import time by each view module)."""
+    if (endpoint, label) not in MENU:
+        MENU.append((endpoint, label))
+
+
+@bp.before_request
+@admin_required
+def _admins_only():
+    """Every /admin page: anonymous users log in first, agents get a 403 page."""
+    return None
+
+
+@bp.context_processor
+def _admin_menu():
+    return {"admin_menu": MENU}
+
+
+@bp.route("/")
+def dashboard():
+    """Landing page of the console (the dashboard module fills in the details)."""
+    return render_template("admin/dashboard.html")
+
+
+menu_entry("admin.dashboard", "ダッシュボード")
