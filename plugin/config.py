@@ -62,8 +62,10 @@ def load(app, test_config=None):
                 "mallbridge cannot start: set " + " and ".join(missing)
                 + " (or MALLBRIDGE_DEMO=1 for a local demo with generated keys)."
             )
-    cfg.setdefault("SESSION_COOKIE_SECURE", not cfg["DEMO"] and not cfg.get("TESTING"))
-    cfg.setdefault("REMEMBER_COOKIE_SECURE", cfg["SESSION_COOKIE_SECURE"])
+    # Flask ships SESSION_COOKIE_SECURE=False, so only an explicit choice may override ours.
+    if "SESSION_COOKIE_SECURE" not in (test_config or {}) and f"{ENV_PREFIX}_SESSION_COOKIE_SECURE" not in os.environ:
+        cfg["SESSION_COOKIE_SECURE"] = not cfg["DEMO"] and not cfg.get("TESTING")
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
     url = cfg.get("SQLALCHEMY_DATABASE_URI") or cfg.get("DATABASE_URL")
     if not url:
         url = "sqlite:///" + os.path.join(app.instance_path, "mallbridge.db")

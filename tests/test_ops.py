@@ -1,0 +1,89 @@
+"""Ops: health check, Prometheus metrics, config errors at startup, the CLI."""
+import pytest
+
+from plugin import create_app
+from plugin.config import ConfigError, normalize_database_url
+
+
+def test_healthz_reports_database_ok(client):
+    """/healthz answers 200 with the database status."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_unreachable_database(tmp_path):
+    """A database that cannot be opened gives 503, not a 500 page."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "s", "ENCRYPTION_KEY": "k",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing-dir/none.db"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+    with app.app_context():
+        from plugin.extensions import db
+
+        db.engine.dispose()
+
+
+def test_metrics_count_requests_lookups_and_login_failures(app, auth, client):
+    """/metrics exposes request counts and latency per endpoint, lookups and login failures."""
+    auth.login(password="wrong-password")
+    auth.login()
+    client.get("/lookup/members?email=nobody@example.jp")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "mallbridge_http_requests_total" in text
+    assert "mallbridge_http_request_duration_seconds" in text
+    assert "mallbridge_lookups_total" in text
+    assert "mallbridge_login_failures_total" in text
+
+
+def test_refuses_to_start_without_keys(monkeypatch):
+    """Outside demo mode a missing secret or encryption key stops startup with a clear message."""
+    monkeypatch.delenv("MALLBRIDGE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("MALLBRIDGE_ENCRYPTION_KEY", raising=False)
+    monkeypatch.delenv("MALLBRIDGE_DEMO", raising=False)
+    with pytest.raises(ConfigError, match="MALLBRIDGE_SECRET_KEY and MALLBRIDGE_ENCRYPTION_KEY"):
+        create_app()
+
+
+def test_cli_reports_missing_keys_without_a_traceback(monkeypatch, capsys):
+    """`mallbridge` prints the configuration error and exits 2 instead of a stack trace."""
+    from plugin.cli import _create_app
+
+    monkeypatch.delenv("MALLBRIDGE_DEMO", raising=False)
+    monkeypatch.delenv("MALLBRIDGE_SECRET_KEY", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        _create_app()
+    assert exc.value.code == 2
+    assert "MALLBRIDGE_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_demo_mode_derives_stable_keys(monkeypatch):
+    """MALLBRIDGE_DEMO=1 starts without keys, with the same derived keys each time."""
+    monkeypatch.setenv("MALLBRIDGE_DEMO", "1")
+    first, second = create_app(), create_app()
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert first.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_database_url_spellings(url, expected):
+    """The usual PostgreSQL URL spellings all use the psycopg 3 driver."""
+    assert normalize_database_url(url) == expected
+
+
+def test_cli_creates_users_and_shops(runner):
+    """`users create` and `shops add|list` work from the command line."""
+    result = runner.invoke(args=["users", "create", "--email", "Boss@Example.jp", "--role", "admin",
+                                 "--password-stdin"], input="long-password-1\n")
+    assert result.exit_code == 0, result.output
+    assert "created admin boss@example.jp" in result.output
+    assert runner.invoke(args=["shops", "add", "rakuten-1", "--name", "楽天店"]).exit_code == 0
+    assert "rakuten-1\t楽天店" in runner.invoke(args=["shops", "list"]).output
+    bad = runner.invoke(args=["shops", "add", "bad code", "--name", "x"])
+    assert bad.exit_code != 0 and "letters" in bad.output
