@@ -29,7 +29,7 @@ def create_app(test_config=None):
 
     from lookups import bp as lookups_bp
     from lookups.pages import bp as pages_bp
-    from plugin import admin, api, auth, errors, health, metrics, web
+    from plugin import admin, api, auth, errors, health, mailbox, metrics, web
     from plugin.cli import register_commands
 
     app.register_blueprint(auth.bp)
@@ -39,6 +39,7 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(mailbox.bp)
     csrf.exempt(lookups_bp)
     csrf.exempt(api.bp)
     errors.init_app(app)
