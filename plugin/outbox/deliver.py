@@ -1,0 +1,107 @@
+"""Deliver one claimed outbox row over an SmtpConnection and record what happened.
+
+Recipients are handled one by one: those the server accepted are never sent again, those it
+refused permanently are recorded and dropped, and only the temporarily refused ones are
+retried. The row ends `sent`, `failed` (with next_attempt_at) or `dead`. The caller commits.
+"""
+import logging
+
+from plugin import clock
+from plugin.extensions import db
+from plugin.outbox.models import RCPT_REFUSED, RCPT_SENT, OutboxAttempt
+from plugin.outbox.retry import next_attempt
+from plugin.smtp import PermanentError, TemporaryError, classify
+
+log = logging.getLogger("plugin.outbox")
+
+
+def _short(code, text):
+    return f"{code} {text}".strip() if code else str(text)
+
+
+def _record(row, now, outcome, code=None, text=None, details=None):
+    # Added by foreign key rather than row.history.append, which would load the history first.
+    db.session.add(OutboxAttempt(outbox_id=row.id, at=now, outcome=outcome, code=code, text=text, details=details))
+
+
+def _finish_sent(row, now, note=None):
+    row.state, row.sent_at, row.lease_until, row.next_attempt_at = "sent", now, None, None
+    row.last_error = note
+    row.updated_at = now
+
+
+def _finish_failed(row, now, error, schedule):
+    """A temporary failure: failed with a retry time, or dead once the schedule is used up."""
+    row.attempts += 1
+    row.last_error = error
+    row.lease_until = None
+    row.updated_at = now
+    when = next_attempt(now, row.attempts, schedule)
+    if when is None:
+        row.state, row.next_attempt_at = "dead", None
+        row.last_error = f"再送回数の上限に達しました: {error}"
+        return "dead"
+    row.state, row.next_attempt_at = "failed", when
+    return "failed"
+
+
+def _finish_dead(row, now, error):
+    row.attempts += 1
+    row.state, row.next_attempt_at, row.lease_until = "dead", None, None
+    row.last_error, row.updated_at = error, now
+    return "dead"
+
+
+def deliver(row, conn, schedule, sandbox=None):
+    """Send `row` and update it; returns its new state. Re-raises TemporaryError when the
+    server cannot be reached at all (connection=True): that is an outage, not this row's fault."""
+    now = clock.now()
+    pending = row.pending_recipients()
+    if not pending:
+        _finish_sent(row, now, row.last_error)
+        return "sent"
+    envelope = [sandbox] if sandbox else pending
+    try:
+        refused = conn.send(row.raw, row.sender, envelope)
+    except PermanentError as exc:
+        _record(row, clock.now(), "permanent", exc.code, exc.text)
+        return _finish_dead(row, clock.now(), _short(exc.code, exc.text))
+    except TemporaryError as exc:
+        if exc.connection:
+            raise
+        _record(row, clock.now(), "temporary", exc.code, exc.text)
+        return _finish_failed(row, clock.now(), _short(exc.code, exc.text), schedule)
+    now = clock.now()
+    if sandbox and sandbox in refused:
+        # The sandbox stands in for every real recipient, so its answer applies to all.
+        refused = {r: refused[sandbox] for r in pending}
+    elif sandbox:
+        refused = {}
+    states = dict(row.rcpt_state or {})
+    temporary, permanent = {}, {}
+    for rcpt in pending:
+        if rcpt not in refused:
+            states[rcpt] = RCPT_SENT
+        elif classify(refused[rcpt][0]) == "permanent":
+            permanent[rcpt] = refused[rcpt]
+            states[rcpt] = RCPT_REFUSED
+        else:
+            temporary[rcpt] = refused[rcpt]
+    row.rcpt_state = states
+    details = {r: [c, t] for r, (c, t) in refused.items()} or None
+    if not refused:
+        _record(row, now, "sent", 250, f"sandbox {sandbox}" if sandbox else None)
+        _finish_sent(row, now)
+        return "sent"
+    summary = "; ".join(f"{r}: {_short(c, t)}" for r, (c, t) in refused.items())
+    if temporary:
+        _record(row, now, "temporary" if len(temporary) == len(pending) else "partial",
+                text="一部の宛先が一時的に拒否されました", details=details)
+        return _finish_failed(row, now, summary, schedule)
+    if any(s == RCPT_SENT for s in states.values()):
+        # Delivered to someone; the permanently refused addresses stay visible in the history.
+        _record(row, now, "partial", text="一部の宛先が拒否されました", details=details)
+        _finish_sent(row, now, f"拒否された宛先: {summary}")
+        return "sent"
+    _record(row, now, "permanent", text="すべての宛先が拒否されました", details=details)
+    return _finish_dead(row, now, summary)

@@ -1,0 +1,79 @@
+"""The outbox's runtime settings (edited in the admin UI), declared once with their defaults."""
+import logging
+
+from plugin.outbox import retry
+
+log = logging.getLogger("plugin.outbox")
+
+DEFAULTS = {
+    "outbox.sandbox_address": None,
+    "outbox.retention_days": 90,
+    "outbox.backoff_minutes": ", ".join(str(m) for m in retry.DEFAULT_SCHEDULE),
+    "outbox.lease_seconds": 900,
+}
+
+try:  # plugin.settings is written by another helper; until it lands the defaults apply.
+    from plugin import settings as _settings
+except ImportError:  # pragma: no cover - only while the settings module is missing
+    _settings = None
+
+
+def _check_schedule(value):
+    try:
+        retry.parse_schedule(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _check_range(low, high):
+    def check(value):
+        if not low <= value <= high:
+            return f"{low}〜{high} の範囲で入力してください。"
+        return None
+    return check
+
+
+def declare_all():
+    """Register the outbox settings with plugin.settings (idempotent)."""
+    if _settings is None:
+        return
+    d = _settings.declare
+    d("outbox.sandbox_address", type="email", default=None, section="outbox",
+      label="送信先の差し替え（サンドボックス）",
+      help="設定すると、すべてのメールを本来の宛先ではなくこのアドレスに送ります。検証環境用。本番では空にしてください。")
+    d("outbox.retention_days", type="int", default=90, section="outbox", validate=_check_range(1, 3650),
+      label="送信履歴の保存日数",
+      help="送信済み・破棄したメールをこの日数が過ぎたら削除します。送信失敗のメールは削除しません。")
+    d("outbox.backoff_minutes", type="str", default=DEFAULTS["outbox.backoff_minutes"], section="outbox",
+      validate=_check_schedule, label="再送間隔（分、カンマ区切り）",
+      help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。")
+    d("outbox.lease_seconds", type="int", default=900, section="outbox", validate=_check_range(1, 86400),
+      label="送信中の猶予時間（秒）",
+      help="送信処理が異常終了したとき、この時間が過ぎたメールを送信待ちに戻します。")
+
+
+def get(key):
+    """The current value of an outbox setting (the default when unset or unreadable)."""
+    if _settings is not None:
+        value = _settings.get(key)
+        return DEFAULTS[key] if value is None else value
+    return DEFAULTS[key]
+
+
+def schedule():
+    """The retry schedule in minutes; a broken stored value falls back to the default."""
+    try:
+        return retry.parse_schedule(get("outbox.backoff_minutes"))
+    except ValueError:
+        log.warning("outbox.backoff_minutes is invalid; using the default schedule")
+        return retry.DEFAULT_SCHEDULE
+
+
+def sandbox_address():
+    """The address every mail is redirected to, or None in production."""
+    value = get("outbox.sandbox_address")
+    return (value or "").strip() or None
+
+
+declare_all()

@@ -1,0 +1,156 @@
+"""The outbox worker loop (`mallbridge outbox run`), after Mailman's core/runner.py.
+
+Claim due rows → deliver each in its own transaction → periodic housekeeping → sleep only
+when a pass found nothing. One bad row never stops the loop: it is logged and dead-lettered.
+SIGTERM/SIGINT set a stop flag; the message being sent is finished, the rest of the claimed
+batch is handed back.
+"""
+import logging
+import signal
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from plugin import clock
+from plugin.extensions import db
+from plugin.outbox import options, store
+from plugin.outbox.deliver import deliver
+from plugin.outbox.models import OutboxAttempt, OutboxMessage
+from plugin.smtp import TemporaryError
+
+log = logging.getLogger("plugin.outbox")
+RECOVER_EVERY = 30  # seconds between lease-recovery sweeps while busy (always done when idle)
+PURGE_EVERY = 3600
+
+
+class Runner:
+    """Delivers due outbox rows; `sleep` and the SMTP connection are injectable for tests."""
+
+    def __init__(self, connection, *, batch=20, idle_seconds=5.0, outage_seconds=30.0, sleep=time.sleep):
+        self.conn = connection
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.outage_seconds = outage_seconds
+        self.sleep = sleep
+        self.stopping = False
+        self.outage = None  # text of the error while the SMTP server is unreachable
+        self.handled = 0
+        self._last_recover = None
+        self._last_purge = None
+
+    def install_signal_handlers(self):
+        """SIGTERM and SIGINT finish the current message, then stop."""
+        def handler(signum, frame):
+            log.info("signal %s: stopping after the current message", signum)
+            self.stopping = True
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self, once=False):
+        """Loop until stopped; with once=True, return as soon as nothing is due."""
+        sandbox = options.sandbox_address()
+        if sandbox:
+            log.warning("sandbox address active: every mail goes to %s, not to its recipients", sandbox)
+        try:
+            while not self.stopping:
+                worked = self.iteration()
+                self.periodic(idle=not worked)
+                if worked:
+                    continue
+                self.conn.close()  # do not hold an idle session open on the server
+                if once:
+                    break
+                self._snooze(self.outage_seconds if self.outage else self.idle_seconds)
+        finally:
+            self.conn.close()
+            db.session.remove()
+        return self.handled
+
+    def _snooze(self, seconds):
+        # Small steps, so a stop signal is honoured quickly even with a long idle interval.
+        left = seconds
+        while left > 0 and not self.stopping:
+            self.sleep(min(1.0, left))
+            left -= 1.0
+
+    def iteration(self):
+        """One pass: claim a batch and deliver it; returns how many rows were handled."""
+        try:
+            ids = store.claim(self.batch, options.get("outbox.lease_seconds"))
+        except SQLAlchemyError:
+            log.exception("cannot claim outbox rows (database unavailable?)")
+            db.session.rollback()
+            return 0
+        schedule, sandbox = options.schedule(), options.sandbox_address()
+        for index, oid in enumerate(ids):
+            if self.stopping:
+                store.unclaim(ids[index:])
+                break
+            if not self._one(oid, schedule, sandbox):
+                store.unclaim(ids[index:])
+                return 0
+            self.handled += 1
+        return len(ids)
+
+    def _one(self, oid, schedule, sandbox):
+        """Deliver one row; False when the SMTP server is unreachable (the pass stops)."""
+        try:
+            row = db.session.get(OutboxMessage, oid)
+            state = deliver(row, self.conn, schedule, sandbox)
+            db.session.commit()
+            log.debug("outbox %s → %s", oid, state)
+        except TemporaryError as exc:  # only connection-level errors get here
+            db.session.rollback()
+            if self.outage is None:
+                log.error("SMTP server unreachable, holding mail until it answers: %s", exc)
+            self.outage = str(exc)
+            self._note_outage(oid, exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bug in one row must not stop the worker
+            log.exception("outbox %s: unexpected error, moving it to dead", oid)
+            db.session.rollback()
+            self.conn.close()  # the session may be mid-command
+            self._dead_letter(oid, exc)
+            return True
+        if self.outage is not None:
+            log.warning("SMTP server reachable again")
+            self.outage = None
+        return True
+
+    def _note_outage(self, oid, exc):
+        try:
+            row = db.session.get(OutboxMessage, oid)
+            row.last_error = f"SMTPサーバーに接続できません: {exc}"
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+
+    def _dead_letter(self, oid, exc):
+        try:
+            now = clock.now()
+            row = db.session.get(OutboxMessage, oid)
+            row.state, row.lease_until, row.next_attempt_at, row.updated_at = "dead", None, None, now
+            row.last_error = f"内部エラー: {type(exc).__name__}: {exc}"[:2000]
+            db.session.add(OutboxAttempt(outbox_id=oid, at=now, outcome="error", text=row.last_error))
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the lease will bring the row back later
+            log.exception("outbox %s: could not record the error", oid)
+            db.session.rollback()
+
+    def periodic(self, idle=False):
+        """Lease recovery (when idle, else every RECOVER_EVERY s) and the retention purge."""
+        now = clock.now()
+        try:
+            if idle or self._last_recover is None or (now - self._last_recover).total_seconds() >= RECOVER_EVERY:
+                self._last_recover = now
+                back, dead = store.recover_stale()
+                if back or dead:
+                    log.warning("recovered %d stale outbox rows, %d moved to dead", back, dead)
+            if self._last_purge is None or (now - self._last_purge).total_seconds() >= PURGE_EVERY:
+                self._last_purge = now
+                purged = store.purge(options.get("outbox.retention_days"))
+                if purged:
+                    log.info("purged %d old outbox rows", purged)
+        except SQLAlchemyError:
+            log.exception("outbox housekeeping failed")
+            db.session.rollback()

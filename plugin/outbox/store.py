@@ -1,0 +1,188 @@
+"""Outbox state changes: enqueue, claim, lease recovery, admin actions, retention purge.
+
+Admin actions are single conditional UPDATEs (… WHERE state IN …), so they cannot race the
+worker: a row the worker has just claimed is simply not matched. Nothing here commits except
+claim/recover/purge, which the worker runs in their own transactions.
+"""
+import copy
+import datetime as dt
+from email import policy
+from email.header import decode_header, make_header
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+
+from flask import current_app
+from sqlalchemy import and_, delete, or_, select, update
+
+from plugin import clock
+from plugin.extensions import db
+from plugin.outbox.models import DUE_STATES, OutboxAttempt, OutboxMessage
+
+MAX_RECOVERIES = 3
+
+
+class OutboxError(ValueError):
+    """A message cannot be enqueued, or an action does not fit the row's state."""
+
+
+def _addresses(values):
+    found = []
+    for _name, addr in getaddresses([str(v) for v in values if v is not None]):
+        addr = addr.strip()
+        if addr and addr not in found:
+            found.append(addr)
+    return found
+
+
+def _check_address(addr):
+    if "@" not in addr or any(c in addr for c in "\r\n\0 <>,"):
+        raise OutboxError(f"invalid envelope address: {addr!r}")
+    return addr
+
+
+def _decoded_subject(msg):
+    value = msg.get("Subject")
+    if value is None:
+        return None
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError):
+        return str(value)
+
+
+def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, dedupe_key=None, sender=None):
+    """Store `msg` for delivery and return its OutboxMessage (flushed, not committed).
+
+    Recipients default to To+Cc+Bcc; Bcc is removed from the stored MIME but kept in the
+    envelope. A Message-ID (and Date) is added when missing. With a dedupe_key that is already
+    stored, the existing row is returned instead, so callers can enqueue idempotently."""
+    if dedupe_key is not None:
+        existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    msg = copy.deepcopy(msg)
+    if recipients is None:
+        recipients = _addresses(msg.get_all("To", []) + msg.get_all("Cc", []) + msg.get_all("Bcc", []))
+    recipients = [_check_address(str(r).strip()) for r in recipients]
+    recipients = list(dict.fromkeys(recipients))
+    if not recipients:
+        raise OutboxError("the message has no recipients")
+    del msg["Bcc"]
+    if sender is None:
+        sender = (parseaddr(str(msg.get("Sender") or msg.get("From") or ""))[1]
+                  or f"mallbridge@{current_app.config['REPLY_DOMAIN']}")
+    _check_address(sender)
+    if not msg.get("Message-ID"):
+        msg["Message-ID"] = make_msgid(domain=current_app.config["REPLY_DOMAIN"])
+    if not msg.get("Date"):
+        msg["Date"] = format_datetime(clock.to_jst(clock.now()))
+    now = clock.now()
+    row = OutboxMessage(
+        state="staged" if staged else "queued", kind=kind, shop_id=shop_id,
+        message_id=str(msg["Message-ID"]).strip(), sender=sender, recipients=recipients,
+        subject=_decoded_subject(msg), raw=msg.as_bytes(policy=policy.SMTP), attempts=0,
+        recoveries=0, next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _transition(ids, from_states, **values):
+    stmt = update(OutboxMessage).where(OutboxMessage.state.in_(from_states))
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
+    values.setdefault("updated_at", clock.now())
+    result = db.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    db.session.expire_all()
+    return result.rowcount
+
+
+def release(ids=None):
+    """staged → queued for the given ids, or for every staged row; returns how many."""
+    now = clock.now()
+    return _transition(ids, ("staged",), state="queued", next_attempt_at=now)
+
+
+def requeue(id):
+    """dead / failed / discarded → queued with a fresh retry budget; True if it changed.
+
+    Recipients refused permanently are tried again (the admin may have fixed the cause);
+    recipients that already got the message are not."""
+    row = db.session.get(OutboxMessage, id)
+    if row is None or row.state not in ("dead", "failed", "discarded"):
+        return False
+    states = {r: s for r, s in (row.rcpt_state or {}).items() if s == "sent"}
+    return bool(_transition([id], ("dead", "failed", "discarded"), state="queued", attempts=0, recoveries=0,
+                            next_attempt_at=clock.now(), lease_until=None, rcpt_state=states or None))
+
+
+def discard(id):
+    """Give up on a message that has not been sent; True if it changed."""
+    return bool(_transition([id], ("staged", "queued", "failed", "dead"), state="discarded",
+                            next_attempt_at=None, lease_until=None))
+
+
+def _due(now):
+    return and_(OutboxMessage.state.in_(DUE_STATES),
+                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+
+
+def claim(batch, lease_seconds):
+    """Mark up to `batch` due rows as sending (leased) and return their ids, committed.
+
+    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on PostgreSQL
+    concurrent workers skip each other's rows; on SQLite the single statement is atomic."""
+    now = clock.now()
+    due = (select(OutboxMessage.id).where(_due(now))
+           .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch)
+           .with_for_update(skip_locked=True))
+    stmt = (update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
+            .returning(OutboxMessage.id).execution_options(synchronize_session=False))
+    ids = sorted(db.session.scalars(stmt).all())
+    db.session.commit()
+    return ids
+
+
+def unclaim(ids):
+    """Give claimed rows back untouched (shutdown, outage) so another pass sends them."""
+    if ids:
+        _transition(ids, ("sending",), state="queued", lease_until=None)
+        db.session.commit()
+
+
+def recover_stale():
+    """Rows left in sending past their lease (a crashed worker) go back to queued; after
+    MAX_RECOVERIES they go to dead, since the message itself may be what kills the worker."""
+    now = clock.now()
+    stale = [OutboxMessage.state == "sending", OutboxMessage.lease_until < now]
+    dead_ids = db.session.scalars(update(OutboxMessage).where(*stale, OutboxMessage.recoveries >= MAX_RECOVERIES)
+                                  .values(state="dead", lease_until=None, updated_at=now,
+                                          recoveries=OutboxMessage.recoveries + 1,
+                                          last_error="送信処理が繰り返し中断されたため停止しました")
+                                  .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
+    back_ids = db.session.scalars(update(OutboxMessage).where(*stale)
+                                  .values(state="queued", lease_until=None, updated_at=now, next_attempt_at=now,
+                                          recoveries=OutboxMessage.recoveries + 1)
+                                  .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
+    for oid in dead_ids:
+        db.session.add(OutboxAttempt(outbox_id=oid, at=now, outcome="recovered", text="lease expired; gave up"))
+    for oid in back_ids:
+        db.session.add(OutboxAttempt(outbox_id=oid, at=now, outcome="recovered", text="lease expired; queued again"))
+    db.session.commit()
+    return len(back_ids), len(dead_ids)
+
+
+def purge(retention_days, limit=1000):
+    """Delete sent and discarded rows older than retention_days (in batches); returns count."""
+    cutoff = clock.now() - dt.timedelta(days=retention_days)
+    total = 0
+    while True:
+        ids = db.session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.state.in_(("sent", "discarded")), OutboxMessage.updated_at < cutoff).limit(limit)).all()
+        if not ids:
+            return total
+        db.session.execute(delete(OutboxAttempt).where(OutboxAttempt.outbox_id.in_(ids)))
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
+        total += len(ids)
