@@ -27,9 +27,11 @@ class LoginForm(FlaskForm):
 def load_user(user_id):
     """Flask-Login hook: the staff user stored in the session, if still there."""
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    # A disabled account loses its open sessions at once, not only future logins.
+    return user if user is not None and user.is_active else None
 
 
 @login_manager.unauthorized_handler

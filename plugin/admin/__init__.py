@@ -34,3 +34,6 @@ def dashboard():
 
 
 menu_entry("admin.dashboard", "ダッシュボード")
+from plugin.admin import users  # noqa: E402,F401
+from plugin.admin import tokens  # noqa: E402,F401
+from plugin.admin import audit_log  # noqa: E402,F401
