@@ -1,0 +1,166 @@
+"""Batch upserts of cleaned member/order records (lookups.records): a handful of bulk statements per
+batch and one transaction, so a million rows take minutes and no row is ever half-written. No Flask.
+"""
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError
+
+from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
+from lookups.records import KEY_FIELD
+from plugin import clock
+from plugin.extensions import db
+from plugin.models import Shop
+
+log = logging.getLogger("lookups.import")
+DEFAULT_SHOP = "default"
+DB_REFUSED = "データベースに保存できませんでした（値を確認してください）"
+
+
+def _emails(values):
+    return [{"email": e, "email_norm": n} for e, n in values]
+
+
+def _phones(values):
+    return [{"tel": t, "tel_norm": n} for t, n in values]
+
+
+def _items(values):
+    return [dict(item) for item in values]
+
+
+# kind -> (parent table, child tables as (values key, table, foreign key column, row builder))
+TABLES = {
+    "members": (Member.__table__, [("emails", MemberEmail.__table__, "member_id", _emails),
+                                   ("phones", MemberPhone.__table__, "member_id", _phones)]),
+    "orders": (Order.__table__, [("items", OrderItem.__table__, "order_id", _items)]),
+}
+INSERT_DEFAULTS = {"orders": {"mall": "own"}}
+
+
+@dataclass
+class Outcome:
+    """What one batch did; failures are (ref, {field: reason}) in input order."""
+    inserted: int = 0
+    updated: int = 0
+    failures: list = field(default_factory=list)
+
+    def add(self, other):
+        """Fold another outcome into this one."""
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.failures.extend(other.failures)
+
+
+class ShopCodes:
+    """Shop code -> id, asked once per code for a whole import."""
+
+    def __init__(self, default_code=None):
+        self.default_code = default_code or DEFAULT_SHOP
+        self._ids = {}
+
+    def id_for(self, code):
+        """The shop's id, or None when no shop has that code."""
+        code = code or self.default_code
+        if code not in self._ids:
+            self._ids[code] = db.session.scalar(select(Shop.id).where(Shop.code == code))
+        return self._ids[code]
+
+
+def write_batch(kind, rows, shops):
+    """Upsert rows [(ref, values)] in one transaction; if the database refuses, retry row by row."""
+    try:
+        outcome = _write(kind, rows, shops)
+        db.session.commit()
+        return outcome
+    except (IntegrityError, DataError) as exc:
+        # A value the checks in records.py let through, or a concurrent import of the same key:
+        # undo the batch, then find the guilty rows one by one so the good rows still land.
+        db.session.rollback()
+        if len(rows) == 1:
+            log.warning("%s row %s refused by the database: %s", kind, rows[0][0], exc.orig)
+            return Outcome(failures=[(rows[0][0], {"_": DB_REFUSED})])
+        outcome = Outcome()
+        for row in rows:
+            outcome.add(write_batch(kind, [row], shops))
+        return outcome
+
+
+def _write(kind, rows, shops):
+    table, children = TABLES[kind]
+    key_col = KEY_FIELD[kind]
+    outcome = Outcome()
+    merged = {}  # (shop_id, code) -> [ref, values]; a key repeated in a batch: the later row wins
+    for ref, values in rows:
+        values = dict(values)
+        code = values.pop("shop", None)
+        shop_id = shops.id_for(code)
+        if shop_id is None:
+            outcome.failures.append((ref, {"shop": f"店舗コード「{code or shops.default_code}」の店舗はありません"}))
+            continue
+        key = (shop_id, values[key_col])
+        if key in merged:
+            merged[key][1].update(values)
+            outcome.updated += 1
+        else:
+            merged[key] = [ref, values]
+    if not merged:
+        return outcome
+    existing = _existing_ids(table, key_col, merged)
+    now = clock.now()
+    ids = dict(existing)
+    new_keys = [k for k in merged if k not in existing]
+    if new_keys:
+        columns = [c.name for c in table.columns if c.name not in ("id", "created_at", "updated_at")]
+        defaults = INSERT_DEFAULTS.get(kind, {})
+        params = []
+        for key in new_keys:
+            values = merged[key][1]
+            row = {c: values.get(c) if values.get(c) is not None else defaults.get(c) for c in columns}
+            row.update(shop_id=key[0], created_at=now, updated_at=now)
+            params.append(row)
+        stmt = insert(table).returning(table.c.id, table.c.shop_id, table.c[key_col])
+        for row_id, shop_id, code in db.session.execute(stmt, params):
+            ids[(shop_id, code)] = row_id
+        outcome.inserted += len(new_keys)
+    _update_existing(table, merged, existing, now)
+    outcome.updated += len(existing)
+    old_ids = set(existing.values())
+    for attr, child, fk, build in children:
+        touched = [(ids[k], v[attr]) for k, (_, v) in merged.items() if attr in v]
+        stale = [row_id for row_id, _ in touched if row_id in old_ids]
+        if stale:
+            db.session.execute(delete(child).where(child.c[fk].in_(stale)))
+        params = [{fk: row_id, "position": pos, **item}
+                  for row_id, items in touched for pos, item in enumerate(build(items))]
+        if params:
+            db.session.execute(insert(child), params)
+    return outcome
+
+
+def _existing_ids(table, key_col, merged):
+    """(shop_id, code) -> id of the rows that already exist: one indexed query per shop."""
+    by_shop = {}
+    for shop_id, code in merged:
+        by_shop.setdefault(shop_id, []).append(code)
+    found = {}
+    for shop_id, codes in by_shop.items():
+        stmt = select(table.c.id, table.c[key_col]).where(table.c.shop_id == shop_id, table.c[key_col].in_(codes))
+        found.update({(shop_id, code): row_id for row_id, code in db.session.execute(stmt)})
+    return found
+
+
+def _update_existing(table, merged, existing, now):
+    """UPDATE only the columns each record names, one executemany per distinct set of columns."""
+    columns = {c.name for c in table.columns} - {"id", "shop_id", "created_at", "updated_at"}
+    groups = {}
+    for key, row_id in existing.items():
+        values = merged[key][1]
+        names = tuple(sorted(c for c in values if c in columns))
+        params = {"b_id": row_id, "b_updated_at": now, **{"b_" + c: values[c] for c in names}}
+        groups.setdefault(names, []).append(params)
+    for names, params in groups.items():
+        stmt = (update(table).where(table.c.id == bindparam("b_id"))
+                .values({c: bindparam("b_" + c) for c in (*names, "updated_at")}))
+        db.session.execute(stmt, params)
