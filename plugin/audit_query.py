@@ -41,6 +41,7 @@ class AuditFilter:
     date_to: dt.date | None = None
     text: str = ""
     errors: dict = field(default_factory=dict)
+    upto_id: int | None = None  # set by snapshot(): rows written later are left out
 
     def as_dict(self):
         """The filter as plain values (for links and the audit row of an export)."""
@@ -83,8 +84,16 @@ def parse_filter(args):
     return f
 
 
+def snapshot(f):
+    """Bound `f` to the rows that exist now (an export then leaves out its own audit row)."""
+    f.upto_id = db.session.scalar(select(func.max(AuditLog.id))) or 0
+    return f
+
+
 def _conditions(f):
     conds = []
+    if f.upto_id is not None:
+        conds.append(AuditLog.id <= f.upto_id)
     if f.user:
         # Staff e-mails are stored lower-cased; token actors ("token:Name") keep their case.
         conds.append(AuditLog.actor.in_({f.user, f.user.lower()}))
