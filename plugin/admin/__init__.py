@@ -1,5 +1,5 @@
 """The shop admin's console under /admin: one blueprint, views split into modules by topic."""
-from flask import Blueprint, render_template
+from flask import Blueprint
 
 from plugin.auth import admin_required
 
@@ -27,13 +27,9 @@ def _admin_menu():
     return {"admin_menu": MENU}
 
 
-@bp.route("/")
-def dashboard():
-    """Landing page of the console (the dashboard module fills in the details)."""
-    return render_template("admin/dashboard.html")
-
-
 menu_entry("admin.dashboard", "ダッシュボード")
 from plugin.admin import users  # noqa: E402,F401
 from plugin.admin import tokens  # noqa: E402,F401
 from plugin.admin import audit_log  # noqa: E402,F401
+from plugin.admin import dashboard  # noqa: E402,F401
+from plugin.admin import settings  # noqa: E402,F401

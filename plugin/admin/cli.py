@@ -1,0 +1,106 @@
+"""`mallbridge helpdesk set|use|show|test` and `mallbridge secrets rotate`."""
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from plugin import crypto, helpdesk, settings
+
+helpdesk_group = click.Group("helpdesk", help="Helpdesk environments (production / demo).")
+secrets_group = click.Group("secrets", help="Secrets stored encrypted in the database.")
+ENV_CHOICE = click.Choice(helpdesk.ENVIRONMENTS)
+ACTOR = "cli"
+
+
+@helpdesk_group.command("set")
+@click.option("--env", "env_name", type=ENV_CHOICE, required=True, help="Environment to edit.")
+@click.option("--url", default=None, help="Helpdesk base URL, https only (empty string clears it).")
+@click.option("--inbox-id", default=None, help="Inbox ID, a positive integer.")
+@click.option("--forward-to", default=None, help="The inbox's forwarding e-mail address.")
+@click.option("--link-template", default=None,
+              help="Inbox button link, e.g. '{url}/tickets/#/{inbox_id}/tickets/open/p1'.")
+@click.option("--api-token-stdin", is_flag=True, help="Read the helpdesk API token from standard input.")
+@with_appcontext
+def helpdesk_set(env_name, url, inbox_id, forward_to, link_template, api_token_stdin):
+    """Change some fields of an environment; omitted options stay as they are."""
+    values = {k: v for k, v in (("url", url), ("inbox_id", inbox_id), ("forward_to", forward_to),
+                                ("link_template", link_template)) if v is not None}
+    if api_token_stdin:
+        values["api_token"] = sys.stdin.readline().strip()
+        if not values["api_token"]:
+            raise click.UsageError("no API token on standard input")
+    if not values:
+        raise click.UsageError("nothing to set: give --url, --inbox-id, --forward-to, --link-template "
+                               "or --api-token-stdin")
+    try:
+        changed = helpdesk.update_environment(env_name, values, actor=ACTOR)
+    except settings.SettingsInvalid as exc:
+        for field, message in exc.errors.items():
+            click.echo(f"Error: --{field.replace('_', '-')}: {message}", err=True)
+        sys.exit(2)
+    click.echo(f"{env_name}: {len(changed)} field(s) changed" + (f" ({', '.join(changed)})" if changed else ""))
+    _show(helpdesk.environment(env_name))
+
+
+@helpdesk_group.command("use")
+@click.argument("env_name", metavar="ENV", type=ENV_CHOICE)
+@with_appcontext
+def helpdesk_use(env_name):
+    """Make ENV the active environment (inbox button, forwarding address)."""
+    helpdesk.activate(env_name, actor=ACTOR)
+    env = helpdesk.environment(env_name)
+    click.echo(f"active environment: {env_name}")
+    if not env.complete:
+        click.echo(f"warning: {env_name} is incomplete (missing: url/inbox_id); the inbox button stays hidden",
+                   err=True)
+
+
+@helpdesk_group.command("show")
+@with_appcontext
+def helpdesk_show():
+    """Both environments, the active one marked with '*'. Tokens are never printed."""
+    for name in helpdesk.ENVIRONMENTS:
+        _show(helpdesk.environment(name))
+
+
+def _show(env):
+    mark = "*" if env.active else " "
+    click.echo(f"{mark} {env.name}{' (active)' if env.active else ''}")
+    for field in ("url", "inbox_id", "forward_to", "link_template"):
+        value = getattr(env, field)
+        click.echo(f"    {field:<14} {'' if value is None else value}")
+    click.echo(f"    {'api_token':<14} {'(set)' if env.has_api_token else ''}")
+    click.echo(f"    {'inbox_link':<14} {env.inbox_link() or '(incomplete: no inbox button)'}")
+
+
+@helpdesk_group.command("test")
+@click.argument("env_name", metavar="ENV", type=ENV_CHOICE)
+@with_appcontext
+def helpdesk_test_cmd(env_name):
+    """Send a test mail to ENV's forwarding address and, with a token, ping its API."""
+    from plugin import helpdesk_test
+
+    report = helpdesk_test.run(env_name)
+    click.echo(f"connection test {report.code} ({env_name})")
+    for step in report.steps:
+        status = {True: "OK  ", False: "FAIL", None: "SKIP"}[step.ok]
+        click.echo(f"  {status} {step.name}: {step.message}")
+    sys.exit(0 if report.ok else 1)
+
+
+@secrets_group.command("rotate")
+@with_appcontext
+def secrets_rotate():
+    """Re-encrypt every stored secret under the first key of MALLBRIDGE_ENCRYPTION_KEY."""
+    try:
+        count = crypto.rotate_all()
+    except crypto.CryptoError as exc:
+        click.echo(f"Error: {exc}; nothing was changed", err=True)
+        sys.exit(1)
+    click.echo(f"re-encrypted {count} secret(s) under the first key")
+
+
+def register(app):
+    """Add the helpdesk and secrets command groups to the app's CLI."""
+    app.cli.add_command(helpdesk_group)
+    app.cli.add_command(secrets_group)

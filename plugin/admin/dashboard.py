@@ -1,0 +1,91 @@
+"""The admin dashboard: the active helpdesk environment, today's numbers and warnings.
+
+Other features add warnings with `register_warning(fn)`: `fn()` returns None, a Japanese
+sentence, or a list of them. A failing check shows as a warning instead of breaking the page.
+"""
+import datetime as dt
+import logging
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+
+from plugin import clock, helpdesk
+from plugin.admin import bp
+from plugin.extensions import db
+from plugin.models import AuditLog
+
+log = logging.getLogger("plugin.admin.dashboard")
+_WARNINGS = []
+
+
+def register_warning(check):
+    """Add a dashboard check: a callable returning None, a message or a list of messages."""
+    if check not in _WARNINGS:
+        _WARNINGS.append(check)
+    return check
+
+
+def warnings():
+    """All current warning messages, built-in checks first."""
+    found = []
+    for check in _WARNINGS:
+        try:
+            result = check()
+        except Exception:  # one broken check must not hide the others or the dashboard
+            log.exception("dashboard check %r failed", check)
+            result = f"確認処理 {getattr(check, '__name__', check)} でエラーが発生しました（ログを確認してください）。"
+        if isinstance(result, str):
+            found.append(result)
+        elif result:
+            found.extend(str(r) for r in result)
+    return found
+
+
+def today_start_utc():
+    """Midnight of today in Japan, as stored naive UTC."""
+    today_jst = clock.to_jst(clock.now()).date()
+    return clock.from_jst_naive(dt.datetime.combine(today_jst, dt.time()))
+
+
+def counts():
+    """Members, orders and today's lookups (audit rows of lookup.*)."""
+    from lookups.models import Member, Order
+
+    return {
+        "members": db.session.scalar(select(func.count(Member.id))),
+        "orders": db.session.scalar(select(func.count(Order.id))),
+        "lookups_today": db.session.scalar(select(func.count(AuditLog.id)).where(
+            AuditLog.action.like("lookup.%"), AuditLog.at >= today_start_utc())),
+    }
+
+
+@bp.route("/")
+def dashboard():
+    """Landing page of the console."""
+    return render_template("admin/dashboard.html", env=helpdesk.active_environment(), counts=counts(),
+                           warnings=warnings())
+
+
+@register_warning
+def _helpdesk_incomplete():
+    env = helpdesk.active_environment()
+    found = []
+    if not env.complete:
+        found.append(f"使用中の{env.label}はヘルプデスクのURLまたは受信箱IDが未設定です。会員ページに受信箱ボタンが表示されません。")
+    if not env.forward_to:
+        found.append(f"使用中の{env.label}の転送用アドレスが未設定です。モールの問い合わせを受信箱に届けられません。")
+    return found
+
+
+@register_warning
+def _demo_environment_active():
+    if helpdesk.active_name() == "demo":
+        return "デモ環境のヘルプデスクを使用中です。本番運用の前に本番環境を設定して切り替えてください。"
+    return None
+
+
+@register_warning
+def _smtp_unset():
+    if not current_app.config.get("SMTP_URL"):
+        return "送信用SMTP（MALLBRIDGE_SMTP_URL）が設定されていません。メールを送信できません。"
+    return None

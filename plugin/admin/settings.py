@@ -1,0 +1,112 @@
+"""Admin pages: helpdesk environments, the generated settings form and the change history."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from plugin import helpdesk, settings
+from plugin.admin import bp, menu_entry
+from plugin.admin import settings_form as sf
+from plugin.extensions import db
+from plugin.settings_models import SettingChange
+
+HISTORY_PAGE = 100
+
+
+def _env_or_404(env_name):
+    if env_name not in helpdesk.ENVIRONMENTS:
+        abort(404)
+    return env_name
+
+
+def _general_decls():
+    """Every declared setting outside the helpdesk sections (those have their own page)."""
+    return [d for d in settings.declared() if not d.section.startswith("helpdesk")]
+
+
+def _env_decls(env_name):
+    return [settings.declaration(helpdesk.key(env_name, f)) for f in helpdesk.FIELDS]
+
+
+def _render_helpdesk(status=200, form_env=None, submitted=None, errors=None, report=None):
+    envs = []
+    for name in helpdesk.ENVIRONMENTS:
+        mine = name == form_env
+        envs.append({"env": helpdesk.environment(name),
+                     "fields": sf.fields(_env_decls(name), submitted if mine else None, errors if mine else None),
+                     "report": report if report is not None and report.env == name else None})
+    return render_template("admin/helpdesk.html", envs=envs, errors=errors), status
+
+
+@bp.route("/helpdesk", methods=["GET"])
+def helpdesk_page():
+    """Both environments with their forms, the active switch and the connection test."""
+    return _render_helpdesk()
+
+
+@bp.route("/helpdesk/<env_name>", methods=["POST"])
+def helpdesk_save(env_name):
+    """Save an environment's changed fields; on bad input nothing is saved and typing is kept."""
+    _env_or_404(env_name)
+    changed, errors = sf.save(_env_decls(env_name), request.form)
+    if errors:
+        return _render_helpdesk(400, env_name, request.form, errors)
+    label = helpdesk.ENV_LABELS[env_name]
+    flash(f"{label}の設定を保存しました（{len(changed)}項目）。" if changed else f"{label}の設定に変更はありませんでした。")
+    return redirect(url_for("admin.helpdesk_page") + f"#env-{env_name}")
+
+
+@bp.route("/helpdesk/<env_name>/activate", methods=["POST"])
+def helpdesk_activate(env_name):
+    """Make an environment the active one."""
+    _env_or_404(env_name)
+    helpdesk.activate(env_name)
+    env = helpdesk.environment(env_name)
+    flash(f"{env.label}を使用中にしました。")
+    if not env.complete:
+        flash(f"{env.label}はURLまたは受信箱IDが未設定のため、会員ページに受信箱ボタンは表示されません。")
+    return redirect(url_for("admin.helpdesk_page"))
+
+
+@bp.route("/helpdesk/<env_name>/test", methods=["POST"])
+def helpdesk_test(env_name):
+    """Run the connection test (at most ~10 s per network call) and show its report."""
+    from plugin import audit, helpdesk_test as tester
+
+    _env_or_404(env_name)
+    report = tester.run(env_name)
+    audit.record("helpdesk.test", {"env": env_name, "code": report.code}, result_count=int(report.ok),
+                 detail=" / ".join(s.message for s in report.steps))
+    return _render_helpdesk(report=report)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings_page():
+    """The settings form generated from every declared setting, grouped by section."""
+    decls = _general_decls()
+    if request.method == "POST":
+        changed, errors = sf.save(decls, request.form)
+        if errors:
+            flash("入力内容を確認してください。保存されていません。")
+            return render_template("admin/settings.html", groups=sf.grouped(sf.fields(decls, request.form, errors)),
+                                   errors=errors), 400
+        flash(f"設定を保存しました（{len(changed)}項目）。" if changed else "変更はありませんでした。")
+        return redirect(url_for("admin.settings_page"))
+    return render_template("admin/settings.html", groups=sf.grouped(sf.fields(decls)), errors={})
+
+
+@bp.route("/settings/history")
+def settings_history():
+    """Every change of every setting, newest first (secrets masked)."""
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    key = (request.args.get("key") or "").strip()[:128]
+    rows = settings.history(key_prefix=key or None, limit=HISTORY_PAGE + 1, offset=(page - 1) * HISTORY_PAGE)
+    labels = {d.key: (settings.section_label(d.section), d.label) for d in settings.declared()}
+    return render_template("admin/history.html", rows=rows[:HISTORY_PAGE], labels=labels, page=page, key=key,
+                           has_next=len(rows) > HISTORY_PAGE, total=db.session.scalar(select(func.count(SettingChange.id))))
+
+
+menu_entry("admin.helpdesk_page", "ヘルプデスク環境")
+menu_entry("admin.settings_page", "設定")
+menu_entry("admin.settings_history", "設定の変更履歴")
