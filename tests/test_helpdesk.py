@@ -1,0 +1,228 @@
+"""Helpdesk environments: inbox button, CLI, demo values, and the connection test (SMTP + API)."""
+import socket
+
+import pytest
+import requests
+import responses
+from aiosmtpd.controller import Controller
+
+from plugin import helpdesk, helpdesk_test
+from tests import factories
+
+URL = "https://shop.relationapp.jp"
+API = f"{URL}/api/v2/7/labels"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler: keeps accepted mail, refuses recipients at refused.example."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server (aiosmtpd) in a thread; the app's SMTP_URL points at it."""
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit():
+    """Each test starts with an empty API rate-limit window."""
+    helpdesk_test.LIMIT.reset()
+    yield
+    helpdesk_test.LIMIT.reset()
+
+
+def _configure(env="production", token=None, forward_to="inbox@mail.relationapp.jp"):
+    values = {"url": URL, "inbox_id": 7, "forward_to": forward_to}
+    if token:
+        values["api_token"] = token
+    helpdesk.update_environment(env, values, actor="t")
+
+
+def test_member_page_has_no_button_while_incomplete(auth):
+    """With no URL and inbox ID in the active environment, the member page shows no inbox button."""
+    member = factories.make_member()
+    auth.login()
+    html = auth.client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert "Re:lation受信箱を開く" not in html
+
+
+def test_member_page_button_opens_inbox_in_new_tab(auth):
+    """A complete active environment gives the button <URL>/tickets/#/<ID>/tickets/open/p1, new tab, noopener."""
+    _configure()
+    member = factories.make_member()
+    auth.login()
+    html = auth.client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert (f'href="{URL}/tickets/#/7/tickets/open/p1" target="_blank" rel="noopener"') in html
+
+
+def test_link_template_overrides_the_default(app):
+    """An environment's link template replaces the default inbox link."""
+    _configure()
+    helpdesk.update_environment("production", {"link_template": "{url}/tickets/#/{inbox_id}/tickets/ongoing/p1"})
+    assert helpdesk.inbox_link() == f"{URL}/tickets/#/7/tickets/ongoing/p1"
+
+
+def test_inactive_environment_does_not_give_the_button(app):
+    """Only the active environment counts: a complete demo env is ignored while production is active."""
+    _configure("demo")
+    assert helpdesk.inbox_link() is None
+    helpdesk.activate("demo")
+    assert helpdesk.inbox_link().startswith(URL)
+    assert helpdesk.active_forwarding_address() == "inbox@mail.relationapp.jp"
+
+
+def test_configure_demo_fills_and_activates_demo(app):
+    """configure_demo() (used by `demo seed`) makes a complete, active demo environment."""
+    env = helpdesk.configure_demo()
+    assert env.active and env.complete and env.forward_to.endswith("@mail.relationapp.jp")
+    assert helpdesk.banners()
+
+
+def test_cli_set_use_show(runner):
+    """`helpdesk set|use|show` edit and print the same data as the admin UI; bad values exit 2, nothing saved."""
+    result = runner.invoke(args=["helpdesk", "set", "--env", "demo", "--url", URL + "/", "--inbox-id", "7",
+                                 "--forward-to", "inbox@mail.relationapp.jp"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["helpdesk", "use", "demo"]).exit_code == 0
+    shown = runner.invoke(args=["helpdesk", "show"]).output
+    assert "* demo (active)" in shown and f"{URL}/tickets/#/7/tickets/open/p1" in shown
+    bad = runner.invoke(args=["helpdesk", "set", "--env", "demo", "--url", "http://x.example", "--inbox-id", "x"])
+    assert bad.exit_code == 2 and "--url" in bad.output and "--inbox-id" in bad.output
+    assert helpdesk.environment("demo").url == URL
+
+
+def test_cli_reads_api_token_from_stdin_and_never_prints_it(runner):
+    """--api-token-stdin stores the token encrypted; `show` says only that it is set."""
+    result = runner.invoke(args=["helpdesk", "set", "--env", "production", "--api-token-stdin"], input="tok-xyz\n")
+    assert result.exit_code == 0, result.output
+    assert helpdesk.environment("production").api_token() == "tok-xyz"
+    shown = runner.invoke(args=["helpdesk", "show"]).output
+    assert "tok-xyz" not in shown and "(set)" in shown
+
+
+def test_test_mail_reaches_the_smtp_server_with_unique_code(app, smtp_server):
+    """The connection test mails the forwarding address; the subject carries the report's unique code."""
+    _configure()
+    report = helpdesk_test.run("production")
+    assert report.ok, report.steps
+    assert report.steps[0].ok and "受け付けました" in report.steps[0].message
+    assert report.steps[1].ok is None  # no token: API ping skipped
+    (envelope,) = smtp_server.messages
+    assert envelope.rcpt_tos == ["inbox@mail.relationapp.jp"]
+    assert report.code.encode() in envelope.content
+    assert helpdesk_test.run("production").code != report.code
+
+
+def test_test_mail_reports_what_the_server_said(app, smtp_server):
+    """A refused forwarding address is reported with the server's reply."""
+    _configure(forward_to="nobody@refused.example")
+    step = helpdesk_test.run("production").steps[0]
+    assert step.ok is False and "550" in step.message and "no such user" in step.message
+
+
+def test_test_mail_unreachable_server(app):
+    """An SMTP server that is not there gives a clear failure, not an exception."""
+    _configure()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{_free_port()}"
+    step = helpdesk_test.run("production").steps[0]
+    assert step.ok is False and "接続できない" in step.message
+
+
+@responses.activate
+def test_api_ping_sends_bearer_token(app):
+    """With a token, the API is called with Authorization: Bearer and a 200 is reported as success."""
+    _configure(token="tok-1")
+    responses.get(API, json=[], headers={"X-RateLimit-Remaining": "59"},
+                  match=[responses.matchers.header_matcher({"Authorization": "Bearer tok-1"})])
+    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    assert step.ok is True and "59" in step.message
+
+
+@pytest.mark.parametrize("status,text", [(401, "トークンが無効"), (403, "アクセスできません"), (404, "見つかりません"),
+                                         (500, "エラーを返しました")])
+@responses.activate
+def test_api_errors_are_explained(app, status, text):
+    """401/403/404/5xx each get a Japanese explanation."""
+    _configure(token="tok-1")
+    responses.get(API, status=status, json={"message": "x"})
+    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    assert step.ok is False and text in step.message
+
+
+@responses.activate
+def test_api_429_blocks_further_calls_until_reset(app, clock_pinned):
+    """A 429 is reported with the wait time, and no further call is made until Retry-After has passed."""
+    _configure(token="tok-1")
+    responses.get(API, status=429, headers={"Retry-After": "30", "X-RateLimit-Remaining": "0"})
+    env = helpdesk.environment("production")
+    assert "30秒後" in helpdesk_test.ping_api(env).message
+    second = helpdesk_test.ping_api(env)
+    assert second.ok is False and "上限" in second.message and len(responses.calls) == 1
+    clock_pinned.advance(seconds=31)
+    helpdesk_test.ping_api(env)
+    assert len(responses.calls) == 2
+
+
+def test_api_calls_are_capped_at_60_per_minute(app, clock_pinned):
+    """At most 60 API calls per minute per helpdesk; the 61st waits."""
+    for _ in range(60):
+        assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") == 0
+    assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") > 0
+    clock_pinned.advance(seconds=60)
+    assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") == 0
+
+
+@responses.activate
+def test_api_timeout_is_reported_within_10_seconds(app):
+    """A slow or dead API gives a clear timeout message; the request uses a timeout of at most 10 s."""
+    _configure(token="tok-1")
+    responses.get(API, body=requests.ConnectTimeout("slow"))
+    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    assert step.ok is False and "10秒以内に応答しませんでした" in step.message
+    assert sum(helpdesk_test.HTTP_TIMEOUT) <= 10
+
+
+def test_cli_test_command_exit_code(runner, smtp_server):
+    """`helpdesk test ENV` prints each step and exits 0 on success, 1 on failure."""
+    _configure()
+    ok = runner.invoke(args=["helpdesk", "test", "production"])
+    assert ok.exit_code == 0 and "OK   smtp" in ok.output
+    failed = runner.invoke(args=["helpdesk", "test", "demo"])
+    assert failed.exit_code == 1 and "FAIL smtp" in failed.output
+
+
+def test_admin_test_button_shows_report(auth, smtp_server):
+    """The admin's connection-test button shows the result on the page."""
+    from tests.conftest import csrf_token
+
+    _configure()
+    auth.login("admin@example.jp", "admin-password-1")
+    page = auth.client.get("/admin/helpdesk").get_data(as_text=True)
+    html = auth.client.post("/admin/helpdesk/production/test", data={"csrf_token": csrf_token(page)}).get_data(
+        as_text=True)
+    assert "接続テストの結果" in html and "受け付けました" in html
