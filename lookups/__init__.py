@@ -56,13 +56,17 @@ def lookup(kind, shop_code=None):
     except queries.UnknownShop as exc:
         metrics.LOOKUPS.labels(kind, "unknown_shop").inc()
         return error_response(404, f"店舗コード「{exc.args[0]}」の店舗はありません。")
-    audit.record(f"lookup.{kind}", q.as_dict(), len(results), actor=actor or None)
     metrics.LOOKUPS.labels(kind, "found" if results else "none").inc()
     if wants_json():
         items = [member_json(m, o) for m, o in rows] if kind == "members" else [order_json(o) for o in rows]
-        return jsonify({"query": q.as_dict(), kind: items, "truncated": truncated})
-    return render_template(f"lookups/{kind}.html", q=q, rows=rows, truncated=truncated, error=None,
-                           form=q.as_dict())
+        response = jsonify({"query": q.as_dict(), kind: items, "truncated": truncated})
+    else:
+        response = render_template(f"lookups/{kind}.html", q=q, rows=rows, truncated=truncated, error=None,
+                                   form=q.as_dict())
+    # Audit after rendering: its commit expires every loaded row, and rendering after it would
+    # reload each member, e-mail, phone and order one query at a time (half of a lookup's queries).
+    audit.record(f"lookup.{kind}", q.as_dict(), len(results), actor=actor or None)
+    return response
 
 
 def _form_values():
