@@ -196,5 +196,5 @@ def banners():
         log.warning("helpdesk settings unavailable; run `mallbridge db upgrade`", exc_info=True)
         return []
     if demo:
-        return ["デモ環境のヘルプデスクが有効です。本番の受信箱には転送されません（管理 › 設定で切り替え）。"]
+        return ["デモ環境のヘルプデスクが有効です。本番の受信箱には転送されません（管理 › ヘルプデスク環境で切り替え）。"]
     return []

@@ -1,0 +1,61 @@
+"""End to end in headless Chromium: the admin sets up the demo helpdesk and the inbox button follows."""
+import pytest
+
+from tests import factories
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_admin_switches_helpdesk_environments(app, auth, live_server, page):
+    """No button at first; demo env set in the form → button with the right link; empty production active → gone."""
+    member = factories.make_member(customer_code="C-2001", name="佐藤 一郎", emails=("ichiro@example.jp",))
+    member_url = f"{live_server}/members/{member.id}"
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "admin@example.jp")
+    page.fill("input[name=password]", "admin-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+    page.goto(member_url)
+    assert "佐藤 一郎" in page.inner_text("main")
+    assert page.locator("#inbox-button").count() == 0
+
+    # A mistake first: field-level message, nothing saved, the other fields keep what was typed.
+    page.goto(f"{live_server}/admin/helpdesk")
+    form = page.locator("#form-demo")
+    form.locator('input[name="helpdesk.demo.url"]').fill("http://demo-shop.relationapp.jp")
+    form.locator('input[name="helpdesk.demo.inbox_id"]').fill("1")
+    form.locator('input[name="helpdesk.demo.forward_to"]').fill("demo-inbox@mail.relationapp.jp")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "https:// で始まるURL" in page.inner_text("#f-helpdesk-demo-url-error")
+    assert page.locator('input[name="helpdesk.demo.inbox_id"]').input_value() == "1"
+
+    form = page.locator("#form-demo")
+    form.locator('input[name="helpdesk.demo.url"]').fill("https://demo-shop.relationapp.jp")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    page.click("#activate-demo")
+    page.wait_for_load_state()
+    assert "デモ環境のヘルプデスクが有効です" in page.inner_text("body")
+
+    page.goto(member_url)
+    button = page.locator("#inbox-button")
+    assert button.count() == 1 and button.inner_text() == "Re:lation受信箱を開く"
+    assert button.get_attribute("href") == "https://demo-shop.relationapp.jp/tickets/#/1/tickets/open/p1"
+    assert button.get_attribute("target") == "_blank"
+    assert "noopener" in button.get_attribute("rel")
+    screenshot(page, "member-inbox-button-demo.png")
+
+    page.goto(f"{live_server}/admin/helpdesk")
+    screenshot(page, "admin-helpdesk.png")
+    page.click("#activate-production")
+    page.wait_for_load_state()
+    assert "受信箱ボタンは表示されません" in page.inner_text("main")
+
+    page.goto(member_url)
+    assert page.locator("#inbox-button").count() == 0
+    assert "デモ環境のヘルプデスクが有効です" not in page.inner_text("body")
+    screenshot(page, "member-no-inbox-button.png")
