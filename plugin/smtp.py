@@ -94,10 +94,13 @@ def parse_smtp_url(url):
     if not 0 < timeout <= 600:
         raise SmtpUrlError("SMTP URL parameter timeout must be between 0 and 600 seconds")
     default_port = {"plain": 25, "starttls": 587, "smtps": 465}[mode]
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if not (username or "").isascii() or not (password or "").isascii():
+        # smtplib encodes AUTH data as ASCII; fail here rather than at the first send.
+        raise SmtpUrlError("SMTP user name and password must be ASCII (percent-encode special characters)")
     return SmtpSettings(
-        host=parts.hostname, port=port or default_port, mode=mode,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname, port=port or default_port, mode=mode, username=username, password=password,
         timeout=timeout, verify=_flag(params, "verify", True), cafile=params.get("cafile") or None)
 
 

@@ -22,6 +22,9 @@ def banners():
     if current_app.config.get("DEMO"):
         found.append("デモモードで動作中です（MALLBRIDGE_DEMO=1）。本番データを入れないでください。")
     found.extend(helpdesk.banners())
+    from plugin import outbox
+
+    found.extend(outbox.banners())
     return found
 
 

@@ -31,5 +31,6 @@ menu_entry("admin.dashboard", "ダッシュボード")
 from plugin.admin import users  # noqa: E402,F401
 from plugin.admin import tokens  # noqa: E402,F401
 from plugin.admin import audit_log  # noqa: E402,F401
+from plugin.admin import outbox  # noqa: E402,F401
 from plugin.admin import dashboard  # noqa: E402,F401
 from plugin.admin import settings  # noqa: E402,F401

@@ -17,6 +17,14 @@ STATE_LABELS = {
     "discarded": "破棄",
 }
 DUE_STATES = ("queued", "failed")
+OUTCOME_LABELS = {
+    "sent": "送信成功",
+    "partial": "一部の宛先が拒否",
+    "temporary": "一時的なエラー",
+    "permanent": "恒久的なエラー",
+    "recovered": "中断から復旧",
+    "error": "内部エラー",
+}
 
 # Per-recipient progress kept in OutboxMessage.rcpt_state (None = every recipient pending).
 RCPT_PENDING, RCPT_SENT, RCPT_REFUSED = "pending", "sent", "refused"

@@ -1,6 +1,7 @@
 """The outbox's runtime settings (edited in the admin UI), declared once with their defaults."""
 import logging
 
+from plugin import settings as _settings
 from plugin.outbox import retry
 
 log = logging.getLogger("plugin.outbox")
@@ -11,11 +12,6 @@ DEFAULTS = {
     "outbox.backoff_minutes": ", ".join(str(m) for m in retry.DEFAULT_SCHEDULE),
     "outbox.lease_seconds": 900,
 }
-
-try:  # plugin.settings is written by another helper; until it lands the defaults apply.
-    from plugin import settings as _settings
-except ImportError:  # pragma: no cover - only while the settings module is missing
-    _settings = None
 
 
 def _check_schedule(value):
@@ -36,8 +32,7 @@ def _check_range(low, high):
 
 def declare_all():
     """Register the outbox settings with plugin.settings (idempotent)."""
-    if _settings is None:
-        return
+    _settings.declare_section("outbox", "メール送信")
     d = _settings.declare
     d("outbox.sandbox_address", type="email", default=None, section="outbox",
       label="送信先の差し替え（サンドボックス）",
@@ -55,10 +50,8 @@ def declare_all():
 
 def get(key):
     """The current value of an outbox setting (the default when unset or unreadable)."""
-    if _settings is not None:
-        value = _settings.get(key)
-        return DEFAULTS[key] if value is None else value
-    return DEFAULTS[key]
+    value = _settings.get(key)
+    return DEFAULTS[key] if value is None else value
 
 
 def schedule():

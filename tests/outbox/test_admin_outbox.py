@@ -1,0 +1,129 @@
+"""Send history in the admin console: list, filter, pages, detail and the POST actions."""
+from email.message import EmailMessage
+
+from plugin import outbox, settings
+from plugin.extensions import db
+from plugin.outbox import OutboxAttempt, OutboxMessage
+from tests.conftest import csrf_token
+from tests.outbox.conftest import make_mail
+
+
+def _login_admin(auth):
+    auth.login("admin@example.jp", "admin-password-1")
+
+
+def test_agents_cannot_see_the_outbox(auth, client):
+    """The history is admin-only: an agent gets 403."""
+    auth.login()
+    assert client.get("/admin/outbox").status_code == 403
+
+
+def test_list_newest_first_with_japanese_states_and_filter(auth, client):
+    """Rows are listed newest first with Japanese state labels; ?state= filters."""
+    _login_admin(auth)
+    old = outbox.enqueue(make_mail(subject="古いメール"))
+    new = outbox.enqueue(make_mail(subject="新しいメール"), staged=True)
+    db.session.commit()
+    html = client.get("/admin/outbox").get_data(as_text=True)
+    assert html.index("新しいメール") < html.index("古いメール")
+    assert "保留中（承認待ち）" in html and "送信待ち" in html
+    only_staged = client.get("/admin/outbox?state=staged").get_data(as_text=True)
+    assert "新しいメール" in only_staged and "古いメール" not in only_staged
+    assert client.get("/admin/outbox?state=bogus").status_code == 400
+    assert old.id < new.id
+
+
+def test_pagination_reaches_the_oldest_of_1200(auth, client):
+    """1,200 messages are all reachable page by page; a page number past the end shows the last page."""
+    _login_admin(auth)
+    for i in range(1200):
+        db.session.add(OutboxMessage(state="sent", kind="mail", message_id=f"<m{i}@t>", sender="s@example.jp",
+                                     recipients=["a@example.jp"], subject=f"件名{i:04d}", raw=b"x",
+                                     attempts=1, recoveries=0))
+    db.session.commit()
+    first = client.get("/admin/outbox").get_data(as_text=True)
+    assert "件名1199" in first and "1 / 24 ページ" in first
+    last = client.get("/admin/outbox?page=24").get_data(as_text=True)
+    assert "件名0000" in last
+    assert "件名0000" in client.get("/admin/outbox?page=999").get_data(as_text=True)
+    assert client.get("/admin/outbox?page=abc").status_code == 200
+
+
+def test_detail_shows_headers_body_and_attempts(auth, client):
+    """The detail page decodes headers and body and lists every attempt with its error."""
+    _login_admin(auth)
+    msg = make_mail(body="ご注文の商品について\nお問い合わせです。")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="見積書.pdf")
+    row = outbox.enqueue(msg)
+    db.session.add(OutboxAttempt(outbox_id=row.id, outcome="temporary", code=451, text="4.7.1 greylisted"))
+    db.session.commit()
+    html = client.get(f"/admin/outbox/{row.id}").get_data(as_text=True)
+    for text in ("【楽天】商品問い合わせ", "ご注文の商品について", "4.7.1 greylisted", "一時的なエラー",
+                 "見積書.pdf", row.message_id.strip("<>")):
+        assert text in html
+    assert client.get("/admin/outbox/999999").status_code == 404
+
+
+def test_detail_survives_a_malformed_message(auth, client):
+    """A stored message that does not parse still shows its page."""
+    _login_admin(auth)
+    db.session.add(OutboxMessage(state="dead", kind="mail", message_id="<bad@t>", sender="s@example.jp",
+                                 recipients=["a@example.jp"], raw=b"\xff\xfe garbage \x00", attempts=0, recoveries=0))
+    db.session.commit()
+    row = db.session.query(OutboxMessage).one()
+    assert client.get(f"/admin/outbox/{row.id}").status_code == 200
+
+
+def test_actions_need_csrf_and_change_state(auth, client):
+    """Requeue, discard and release are POSTs with a CSRF token, audited, and refuse wrong states."""
+    _login_admin(auth)
+    row = outbox.enqueue(make_mail(), staged=True)
+    db.session.commit()
+    page = client.get(f"/admin/outbox/{row.id}").get_data(as_text=True)
+    token = csrf_token(page)
+    assert client.post(f"/admin/outbox/{row.id}/release").status_code == 400
+    assert client.post(f"/admin/outbox/{row.id}/release", data={"csrf_token": token}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).state == "queued"
+    resp = client.post(f"/admin/outbox/{row.id}/requeue", data={"csrf_token": token}, follow_redirects=True)
+    assert "この状態のメールは再送できません。" in resp.get_data(as_text=True)
+    client.post(f"/admin/outbox/{row.id}/discard", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).state == "discarded"
+    client.post(f"/admin/outbox/{row.id}/requeue", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).state == "queued"
+    assert client.post(f"/admin/outbox/{row.id}/explode", data={"csrf_token": token}).status_code == 404
+    assert client.post("/admin/outbox/999999/discard", data={"csrf_token": token}).status_code == 404
+
+
+def test_release_all_staged(auth, client):
+    """One button releases every staged message."""
+    _login_admin(auth)
+    for _ in range(3):
+        outbox.enqueue(make_mail(), staged=True)
+    db.session.commit()
+    token = csrf_token(client.get("/admin/outbox").get_data(as_text=True))
+    resp = client.post("/admin/outbox/release-all", data={"csrf_token": token}, follow_redirects=True)
+    assert "3 件" in resp.get_data(as_text=True)
+    assert db.session.query(OutboxMessage).filter_by(state="staged").count() == 0
+
+
+def test_sandbox_banner_on_every_page(auth, client):
+    """With a sandbox address set, every page warns that mail goes there instead."""
+    settings.set_value("outbox.sandbox_address", "sandbox@example.jp")
+    auth.login()
+    assert "sandbox@example.jp に送られ" in client.get("/").get_data(as_text=True)
+    settings.set_value("outbox.sandbox_address", None)
+    assert "sandbox@example.jp" not in client.get("/").get_data(as_text=True)
+
+
+def test_message_without_subject_is_listed(auth, client):
+    """A message without Subject shows a placeholder instead of failing."""
+    _login_admin(auth)
+    msg = EmailMessage()
+    msg["From"], msg["To"] = "shop@example.jp", "a@example.jp"
+    msg.set_content("x")
+    outbox.enqueue(msg)
+    db.session.commit()
+    assert "（件名なし）" in client.get("/admin/outbox").get_data(as_text=True)
