@@ -21,9 +21,11 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 class StaffError(ValueError):
     """A rule was broken; `field` names the form field the message belongs to (None: whole form)."""
 
-    def __init__(self, message, field=None):
+    def __init__(self, message, field=None, more=()):
         super().__init__(message)
         self.message, self.field = message, field
+        # Every (field, message) found, so a form can mark all bad fields at once.
+        self.all = [(field, message), *more]
 
 
 def normalize_email(value):
@@ -45,18 +47,31 @@ def generate_password():
     return "-".join(chars[i:i + 4] for i in range(0, 16, 4))
 
 
-def create_user(email, name, role, password):
-    """Add an active staff account; StaffError names the offending field."""
+def check_new_user(email, role, password):
+    """The normalised e-mail of an acceptable new account; StaffError lists every offending field."""
     email = normalize_email(email)
+    problems = []
     if not email:
-        raise StaffError("メールアドレスを入力してください。", "email")
-    if len(email) > 254 or not is_valid_email(email):
-        raise StaffError("メールアドレスの形式が正しくありません。", "email")
+        problems.append(("email", "メールアドレスを入力してください。"))
+    elif len(email) > 254 or not is_valid_email(email):
+        problems.append(("email", "メールアドレスの形式が正しくありません。"))
+    elif db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        problems.append(("email", "このメールアドレスのスタッフは既に登録されています。"))
     if role not in ROLES:
-        raise StaffError("権限を選んでください。", "role")
-    check_password(password)
-    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        raise StaffError("このメールアドレスのスタッフは既に登録されています。", "email")
+        problems.append(("role", "権限を選んでください。"))
+    try:
+        check_password(password)
+    except StaffError as exc:
+        problems.append((exc.field, exc.message))
+    if problems:
+        (field, message), *more = problems
+        raise StaffError(message, field, more)
+    return email
+
+
+def create_user(email, name, role, password):
+    """Add an active staff account; StaffError lists every offending field."""
+    email = check_new_user(email, role, password)
     user = User(email=email, name=(name or "").strip() or None, role=role, active=True)
     user.set_password(password)
     db.session.add(user)

@@ -173,3 +173,10 @@ def test_lookups_and_console_actions_appear_in_the_log(client, admin):
     client.get("/lookup/members?email=taro@example.jp")
     _, page = _page(client)
     assert "email=taro@example.jp" in page and "会員検索" in page and "admin@example.jp" in page
+
+
+def test_typed_dates_are_shown_back(client, admin):
+    """An invalid date comes back as typed text; a valid slash date is shown in the date picker's format."""
+    _, page = _page(client, "?from=2026-13-01&to=2026/11/30")
+    assert 'type="text" name="from"' in page and 'value="2026-13-01"' in page
+    assert 'type="date" name="to"' in page and 'value="2026-11-30"' in page

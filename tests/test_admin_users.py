@@ -209,3 +209,13 @@ def test_generated_passwords_are_long_and_differ():
     seen = {staff.generate_password() for _ in range(50)}
     assert len(seen) == 50
     assert all(len(p) == 19 and p.count("-") == 3 for p in seen)
+
+
+def test_every_bad_field_is_marked_at_once(client, admin):
+    """A form with several bad fields shows a message at each of them in one round trip."""
+    r = post_form(client, "/admin/users/new", {"email": "bad", "name": "山田", "role": "root", "password": "x"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400
+    for message in ("メールアドレスの形式が正しくありません。", "権限を選んでください。", "パスワードは8文字以上にしてください。"):
+        assert page.count(message) == 1
+    assert 'value="山田"' in page

@@ -19,7 +19,7 @@ _ROLE_VALIDATORS = [AnyOf(ROLES, message="権限を選んでください。")]
 class NewUserForm(FlaskForm):
     email = EmailField("メールアドレス")
     name = StringField("氏名", validators=[Optional(), Length(max=200, message="氏名は200文字以内にしてください。")])
-    role = StringField("権限", default="agent", validators=_ROLE_VALIDATORS)
+    role = StringField("権限", default="agent")  # checked by staff.check_new_user with the other fields
     password = PasswordField("初期パスワード（8文字以上）")
 
 
@@ -41,12 +41,13 @@ def _user_or_404(user_id):
 
 
 def _field_error(form, exc):
-    """Show a StaffError next to its field (or above the form)."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
+    """Show a StaffError's messages next to their fields (or above the form)."""
+    for name, message in exc.all:
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
 
 
 @bp.route("/users")
@@ -55,24 +56,31 @@ def users():
     return render_template("admin/users.html", users=staff.list_users(), role_labels=staff.ROLE_LABELS)
 
 
+def _new_page(form, status=200):
+    return render_template("admin/users_new.html", form=form, role_labels=staff.ROLE_LABELS), status
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 def user_new():
     """Create a staff account with an initial password."""
     form = NewUserForm()
-    if form.is_submitted():
-        if form.validate():
-            try:
-                user = staff.create_user(form.email.data, form.name.data, form.role.data, form.password.data)
-            except staff.StaffError as exc:
-                db.session.rollback()
-                _field_error(form, exc)
-            else:
-                audit.record("user.create", {"email": user.email, "role": user.role}, commit=False)
-                db.session.commit()
-                flash(f"スタッフ {user.email} を追加しました。")
-                return redirect(url_for("admin.users"))
-        return render_template("admin/users_new.html", form=form, role_labels=staff.ROLE_LABELS), 400
-    return render_template("admin/users_new.html", form=form, role_labels=staff.ROLE_LABELS)
+    if not form.is_submitted():
+        return _new_page(form)
+    valid = form.validate()
+    try:
+        # Checked even when the form failed, so every bad field is marked in one round trip.
+        staff.check_new_user(form.email.data, form.role.data, form.password.data)
+        if not valid:
+            return _new_page(form, 400)
+        user = staff.create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+    except staff.StaffError as exc:
+        db.session.rollback()
+        _field_error(form, exc)
+        return _new_page(form, 400)
+    audit.record("user.create", {"email": user.email, "role": user.role}, commit=False)
+    db.session.commit()
+    flash(f"スタッフ {user.email} を追加しました。")
+    return redirect(url_for("admin.users"))
 
 
 def _edit_page(user, status=200, role_form=None, active_form=None, password_form=None):
