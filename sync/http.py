@@ -1,0 +1,177 @@
+"""The one place where mall HTTP happens: timeouts, pacing, size cap, transport → typed errors.
+
+Status codes are mapped to typed errors by `raise_for_status`, with a mall-specific function
+that pulls (code, reason, targets) out of the error body.
+"""
+import email.utils
+import json as jsonlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from sync.errors import (AUTH_CODES, Conflict, MallAuthError, MalformedResponse, NotFound,
+                         PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
+
+log = logging.getLogger("mallbridge.sync.http")
+
+# (connect, read) seconds; read is per socket read, so a stalled mall fails within 20 s.
+DEFAULT_TIMEOUT = (5.0, 20.0)
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_RATE = 1.0  # requests per second per account (practitioners pace ~1 req/s)
+USER_AGENT = "mallbridge/0.1 (+helpdesk bridge)"
+
+
+@dataclass
+class HttpReply:
+    """A fully read response: status, headers, body bytes."""
+
+    status: int
+    headers: dict
+    content: bytes
+    url: str = ""
+    mall: str = None
+    elapsed: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def text(self):
+        """The body as text (UTF-8, undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def header(self, name, default=None):
+        """A header, case-insensitively."""
+        lower = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lower:
+                return value
+        return default
+
+    def json(self):
+        """The body as JSON; MalformedResponse when it is not (e.g. truncated)."""
+        try:
+            return jsonlib.loads(self.content.decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedResponse(f"invalid JSON from {self.url}: {exc}", mall=self.mall,
+                                    status=self.status) from None
+
+
+class Pacer:
+    """Spaces calls at least 1/rate seconds apart; thread-safe; rate None or 0 turns it off."""
+
+    def __init__(self, rate=DEFAULT_RATE, *, clock=time.monotonic, sleep=time.sleep):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = None
+        self._lock = threading.Lock()
+
+    def wait(self):
+        """Block until the next call is allowed, then reserve its slot."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            if self._next is not None and now < self._next:
+                self.sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+class MallHttp:
+    """A requests Session with timeouts on every call, per-account pacing and a size cap."""
+
+    def __init__(self, mall, *, session=None, timeout=DEFAULT_TIMEOUT, pacer=None, rate=DEFAULT_RATE,
+                 max_bytes=DEFAULT_MAX_BYTES):
+        self.mall = mall
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.timeout = timeout
+        self.pacer = pacer or Pacer(rate)
+        self.max_bytes = max_bytes
+
+    def close(self):
+        """Close the pooled connections."""
+        self.session.close()
+
+    def request(self, method, url, *, max_bytes=None, pace=True, **kw):
+        """Send one request and read the whole body; transport problems become typed errors."""
+        if pace:
+            self.pacer.wait()
+        cap = max_bytes or self.max_bytes
+        started = time.monotonic()
+        try:
+            with self.session.request(method, url, timeout=self.timeout, stream=True,
+                                      allow_redirects=False, **kw) as resp:
+                declared = resp.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > cap:
+                    raise ResponseTooLarge(f"{url}: {declared} bytes > cap {cap}", mall=self.mall,
+                                           status=resp.status_code, code="too_large")
+                content = _read_capped(resp, cap, url, self.mall)
+                return HttpReply(resp.status_code, dict(resp.headers), content, url, self.mall,
+                                 time.monotonic() - started)
+        except requests.exceptions.SSLError as exc:
+            # Certificate problems do not heal by retrying (stripe-python does the same).
+            raise PermanentMallError(f"TLS error: {exc}", mall=self.mall, code="ssl") from None
+        except requests.Timeout as exc:
+            raise TemporaryMallError(f"timeout: {exc}", mall=self.mall, code="timeout") from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TemporaryMallError(f"connection error: {exc}", mall=self.mall,
+                                     code="connection") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise PermanentMallError(f"bad API base URL: {exc}", mall=self.mall, code="bad_url") from None
+        except requests.RequestException as exc:
+            raise TemporaryMallError(f"HTTP error: {exc}", mall=self.mall, code="http") from None
+
+
+def _read_capped(resp, cap, url, mall):
+    chunks, size = [], 0
+    for chunk in resp.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise ResponseTooLarge(f"{url}: body over cap {cap}", mall=mall, status=resp.status_code,
+                                   code="too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_retry_after(value, now=None):
+    """Retry-After as seconds: a number, or an HTTP date (then relative to now)."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now if now is not None else time.time()
+    return max(when.timestamp() - now, 0.0)
+
+
+def raise_for_status(reply, extract, ok=(200, 201)):
+    """Raise the typed error for a non-success reply; `extract(reply)` → (code, reason, targets)."""
+    if reply.status in ok:
+        return reply
+    code, reason, targets = extract(reply)
+    kw = {"mall": reply.mall, "status": reply.status, "code": code, "reason": reason, "targets": targets}
+    message = f"HTTP {reply.status} {code or ''} {reason or ''}".strip()
+    status = reply.status
+    if status in (401, 403) or code in AUTH_CODES:
+        raise MallAuthError(message, **kw)
+    if status == 429:
+        raise RateLimited(message, retry_after=parse_retry_after(reply.header("Retry-After")), **kw)
+    if status >= 500 or status in (408, 425):
+        raise TemporaryMallError(message, **kw)
+    if status == 404:
+        raise NotFound(message, **kw)
+    if status == 409:
+        raise Conflict(message, **kw)
+    if 300 <= status < 400:
+        raise PermanentMallError(f"unexpected redirect to {reply.header('Location')}", **kw)
+    raise PermanentMallError(message, **kw)

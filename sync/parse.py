@@ -1,0 +1,132 @@
+"""Tolerant field parsing shared by the mall clients (and the mall times in JST).
+
+Malls send numbers as strings, booleans as "true"/"false", optional fields missing or null,
+and names with CR/LF. These helpers accept all of that and raise MalformedResponse only for
+what cannot be understood.
+"""
+import datetime as dt
+import re
+
+from sync.errors import MalformedResponse
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+class Fields:
+    """Typed access to one JSON object from a mall, naming the mall in every error."""
+
+    def __init__(self, data, mall, what):
+        if not isinstance(data, dict):
+            raise MalformedResponse(f"{what}: expected an object, got {type(data).__name__}", mall=mall)
+        self.data, self.mall, self.what = data, mall, what
+
+    def _bad(self, key, expected):
+        value = self.data.get(key)
+        return MalformedResponse(f"{self.what}.{key}: expected {expected}, got {value!r:.80}", mall=self.mall)
+
+    def raw(self, *keys):
+        """The first present, non-null value among `keys` (malls vary the casing)."""
+        for key in keys:
+            if self.data.get(key) is not None:
+                return self.data[key]
+        return None
+
+    def text(self, *keys, required=False, default=None):
+        """A string; numbers are accepted and turned into text."""
+        value = self.raw(*keys)
+        if value is None:
+            if required:
+                raise self._bad(keys[0], "a value")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self._bad(keys[0], "text")
+        return str(value)
+
+    def line(self, *keys, default=None):
+        """A string bound for a mail header or a one-line display: CR/LF and controls → space."""
+        value = self.text(*keys, default=default)
+        return clean_line(value) if value is not None else None
+
+    def integer(self, *keys, required=False, default=None):
+        """An int from a number or a digit string."""
+        value = self.raw(*keys)
+        if value is None or value == "":
+            if required:
+                raise self._bad(keys[0], "an integer")
+            return default
+        if isinstance(value, bool):
+            raise self._bad(keys[0], "an integer")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise self._bad(keys[0], "an integer") from None
+
+    def boolean(self, *keys, default=None):
+        """A bool from true/false, "true"/"false", 1/0 or "1"/"0"."""
+        value = self.raw(*keys)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise self._bad(keys[0], "a boolean")
+
+    def items(self, *keys):
+        """A list (missing or null → empty)."""
+        value = self.raw(*keys)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self._bad(keys[0], "a list")
+        return value
+
+    def datetime(self, *keys, required=False):
+        """An aware datetime from an ISO string (no offset = JST) or UNIX seconds."""
+        value = self.raw(*keys)
+        if value is None or value == "":
+            if required:
+                raise self._bad(keys[0], "a date-time")
+            return None
+        try:
+            return parse_mall_time(value)
+        except (ValueError, TypeError, OverflowError):
+            raise self._bad(keys[0], "a date-time") from None
+
+
+def clean_line(value):
+    """One line of text: control characters (CR, LF, TAB, …) collapsed to single spaces."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def parse_mall_time(value):
+    """ISO 8601 with or without offset (offset-less is JST, as the malls mean it) or UNIX seconds."""
+    if isinstance(value, bool):
+        raise TypeError("boolean is not a time")
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
+        return dt.datetime.fromtimestamp(int(value), dt.timezone.utc).astimezone(JST)
+    parsed = dt.datetime.fromisoformat(str(value).strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=JST)
+    return parsed
+
+
+def jst_naive(value):
+    """A datetime as the JST 'yyyy-MM-ddTHH:mm:ss' string Rakuten expects.
+
+    Naive input is taken as UTC, the project's storage convention (plugin.clock).
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(JST).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def unix_seconds(value):
+    """A datetime (naive = UTC) as integer UNIX seconds, as Yahoo expects."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return int(value.timestamp())

@@ -1,0 +1,278 @@
+"""Yahoo! Shopping store Q&A client (externalTalk*): token refresh + public-key signature.
+
+Every API call carries `Authorization: Bearer <access token>` and the public-key header
+`X-sws-signature` = Base64(RSA-PKCS#1 v1.5-encrypt("<sellerId>:<unix seconds>")) with
+`X-sws-signature-version`. The access token (1 h) is refreshed with the refresh token (4 weeks).
+"""
+import base64
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
+from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, MallHttp, raise_for_status
+from sync.parse import Fields, unix_seconds
+from sync.rakuten import Download
+from sync.yahoo_model import (MALL, Headline, PostResult, Topic, TopicPage, YahooFile, YahooMessage,  # noqa: F401
+                              find_key, parse_page, parse_post, parse_topic)
+
+DEFAULT_API_BASE = "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1"
+DEFAULT_AUTH_BASE = "https://auth.login.yahoo.co.jp/yconnect/v2"
+PAGE_SIZE = 20
+MAX_BODY = 2000
+REFRESH_MARGIN = 60  # refresh this many seconds before the access token runs out
+FILE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+              "pdf": "application/pdf"}
+COMPLETE_REASONS = {1: "通常完了", 2: "電話完了", 3: "メール対応", 4: "同一質問", 5: "回答不要"}
+_TOPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_PX_CODE = re.compile(r"px-\d{5}")
+
+
+@dataclass
+class Token:
+    """An access token and when it expires (UNIX seconds)."""
+
+    access_token: str
+    expires_at: float
+    refresh_token: str = None
+
+
+def extract_error(reply):
+    """(code, reason, targets) from XML <Error>, JSON {"error": {...}} / {"error": "..."} or headers."""
+    text = reply.text.strip()
+    code = reason = None
+    if text.startswith("<"):
+        try:
+            root = ET.fromstring(text)
+            reason = root.findtext(".//Message") or root.findtext(".//message")
+            code = root.findtext(".//Code") or root.findtext(".//code")
+        except ET.ParseError:
+            reason = text[:200]
+    elif text:
+        try:
+            data = reply.json()
+        except MalformedResponse:
+            data = None
+        err = data.get("error", data.get("Error")) if isinstance(data, dict) else None
+        if isinstance(err, dict):
+            reason = err.get("reason") or err.get("Message") or err.get("message")
+            code = err.get("code") or err.get("Code")
+        elif isinstance(err, str):  # OAuth: {"error": "invalid_grant", "error_description": "…"}
+            code, reason = err, data.get("error_description")
+        else:
+            reason = text[:200]
+    if not code and reason:
+        found = _PX_CODE.search(reason)
+        code = found.group(0) if found else None
+    challenge = reply.header("WWW-Authenticate") or ""
+    if not code and "invalid_token" in challenge:
+        code = "invalid_token"
+        reason = reason or challenge
+    return code, (reason or "").strip() or None, {}
+
+
+def load_public_key(pem):
+    """An RSA public key from PEM text/bytes (a certificate or a private key PEM also works)."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    try:
+        return serialization.load_pem_public_key(data)
+    except ValueError:
+        pass
+    try:
+        from cryptography import x509
+
+        return x509.load_pem_x509_certificate(data).public_key()
+    except ValueError:
+        pass
+    try:
+        return serialization.load_pem_private_key(data, password=None).public_key()
+    except (ValueError, TypeError):
+        raise ValueError("not an RSA public key in PEM format") from None
+
+
+class YahooClient:
+    """One Yahoo! store's credentials, its access token and a paced HTTP session."""
+
+    def __init__(self, seller_id, client_id, client_secret, refresh_token, public_key_pem, key_version, *,
+                 api_base=DEFAULT_API_BASE, auth_base=DEFAULT_AUTH_BASE, token=None, rate=DEFAULT_RATE,
+                 timeout=DEFAULT_TIMEOUT, http=None, session=None, clock=time.time):
+        self.seller_id, self.client_id, self.client_secret = seller_id, client_id, client_secret
+        self.refresh_token = refresh_token
+        self.public_key = load_public_key(public_key_pem)
+        self.key_version = str(key_version)
+        self.api_base, self.auth_base = api_base.rstrip("/"), auth_base.rstrip("/")
+        self.token = token
+        self.clock = clock
+        self.http = http or MallHttp(MALL, session=session, rate=rate, timeout=timeout)
+        self.authorize_status = None  # X-SWS-Authorize-Status of the last call ("authorized" when accepted)
+
+    def close(self):
+        """Release the HTTP session."""
+        self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def signature(self, now=None):
+        """The X-sws-signature value for this moment."""
+        plain = f"{self.seller_id}:{int(self.clock() if now is None else now)}".encode()
+        return base64.b64encode(self.public_key.encrypt(plain, padding.PKCS1v15())).decode("ascii")
+
+    def refresh_access_token(self):
+        """Trade the refresh token for a new access token (MallAuthError when it has expired)."""
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode("ascii")
+        reply = self.http.request("POST", self.auth_base + "/token",
+                                  data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
+                                  headers={"Authorization": "Basic " + basic})
+        if reply.status == 400 or (reply.status == 401 and reply.header("WWW-Authenticate") is None):
+            code, reason, _ = extract_error(reply)
+            raise MallAuthError(f"token refresh refused: {code} {reason}", mall=MALL, status=reply.status,
+                                code=code or "invalid_grant", reason=reason)
+        raise_for_status(reply, extract_error)
+        data = Fields(reply.json(), MALL, "token")
+        self.token = Token(data.text("access_token", required=True),
+                           self.clock() + data.integer("expires_in", default=3600),
+                           data.text("refresh_token"))
+        if self.token.refresh_token:
+            self.refresh_token = self.token.refresh_token
+        return self.token
+
+    def _access_token(self):
+        if self.token is None or self.token.expires_at - REFRESH_MARGIN <= self.clock():
+            self.refresh_access_token()
+        return self.token.access_token
+
+    def _call(self, method, path, *, params=None, json=None, files=None, max_bytes=None, raw=False):
+        for attempt in (1, 2):
+            headers = {"Authorization": "Bearer " + self._access_token(), "X-sws-signature": self.signature(),
+                       "X-sws-signature-version": self.key_version}
+            if json is not None:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            reply = self.http.request(method, f"{self.api_base}/{path}", params=params, json=json, files=files,
+                                      headers=headers, max_bytes=max_bytes)
+            self.authorize_status = reply.header("X-SWS-Authorize-Status")
+            challenge = reply.header("WWW-Authenticate") or ""
+            if reply.status == 401 and "invalid_token" in challenge and attempt == 1:
+                self.token = None  # the token died early (e.g. re-issued elsewhere): refresh once
+                continue
+            raise_for_status(reply, extract_error)
+            if raw:
+                return reply
+            if reply.content.lstrip().startswith(b"<"):  # an XML <Error> with HTTP 200
+                code, reason, _ = extract_error(reply)
+                cls = MallAuthError if code in ("px-04102", "px-04306") else PermanentMallError
+                raise cls(f"error with HTTP 200: {code} {reason}", mall=MALL, status=reply.status, code=code,
+                          reason=reason)
+            return reply.json()
+
+    def _check_topic(self, topic_id):
+        if not _TOPIC_ID.match(str(topic_id or "")):
+            raise InvalidRequest("bad topic id", mall=MALL, code="topicId", reason=f"質問IDが不正です: {topic_id!r}")
+        return str(topic_id)
+
+    @staticmethod
+    def _ok(data, what):
+        status = data.get("status") if isinstance(data, dict) else None
+        if status is not None and str(status).lower() != "ok":
+            raise PermanentMallError(f"{what}: status {status}", mall=MALL, code="ng", reason=f"{what} → {status}")
+
+    def list(self, start=1, result=PAGE_SIZE, *, request_filter=None, date_type=None, start_date=None,
+             end_date=None, qa_type=None, is_private=None, category=None, sort=None, sort_order=None):
+        """One page (≤ 20) of topics; by default newest customer post (userPostTime) first."""
+        if not 1 <= result <= PAGE_SIZE or start < 1:
+            raise InvalidRequest("bad paging", mall=MALL, code="paging", reason="resultは1〜20、startは1以上です。")
+        params = {"sellerId": self.seller_id, "start": start, "result": result}
+        if request_filter:
+            params["requestFilter"] = request_filter if isinstance(request_filter, str) else ",".join(request_filter)
+        if date_type:
+            if start_date is None or end_date is None:
+                raise InvalidRequest("dates required", mall=MALL, code="dateType",
+                                     reason="dateTypeを指定するときはstartDateとendDateが必要です。")
+            params |= {"dateType": date_type, "startDate": str(_unix(start_date)), "endDate": str(_unix(end_date))}
+        optional = {"qaType": qa_type, "category": category, "sort": sort, "sortOrder": sort_order,
+                    "isPrivate": None if is_private is None else ("true" if is_private else "false")}
+        params |= {k: v for k, v in optional.items() if v is not None}
+        return parse_page(self._call("GET", "externalTalkList", params=params))
+
+    def iter_topics(self, **filters):
+        """Every headline page after page (20 at a time) in the list's order, until the end."""
+        start = 1
+        while True:
+            page = self.list(start, PAGE_SIZE, **filters)
+            yield from page.headlines
+            start += len(page.headlines)
+            if not page.headlines or start > page.count:
+                return
+
+    def detail(self, topic_id):
+        """One topic with all its messages."""
+        topic_id = self._check_topic(topic_id)
+        return parse_topic(self._call("GET", "externalTalkDetail",
+                                      params={"sellerId": self.seller_id, "topicId": topic_id}), topic_id)
+
+    def post(self, topic_id, body, files=()):
+        """Post the store's message (≤ 2000 chars, LF newlines), optionally with uploaded files."""
+        topic_id = self._check_topic(topic_id)
+        text = body.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip() or len(text) > MAX_BODY:
+            raise InvalidRequest("bad body", mall=MALL, code="body",
+                                 reason=f"本文は1〜{MAX_BODY}文字です(現在{len(text)}文字)。")
+        payload = {"sellerId": self.seller_id, "body": text}
+        if files:
+            payload["fileList"] = [{"fileName": f.file_name, "filePath": f.object_key,
+                                    "fileExt": f.file_ext or f.file_name.rsplit(".", 1)[-1].lower()} for f in files]
+        return parse_post(self._call("POST", "externalTalkAdd", params={"topicId": topic_id}, json=payload), topic_id)
+
+    def mark_read(self, topic_id):
+        """Mark the topic read by the store."""
+        topic_id = self._check_topic(topic_id)
+        self._ok(self._call("PUT", "externalTalkRead", params={"topicId": topic_id},
+                            json={"sellerId": self.seller_id}), "read")
+
+    def complete(self, topic_id, reason=None):
+        """Complete the topic; reason 1 通常完了 (needs an API reply first), 2 電話, 3 メール, 4 同一質問, 5 回答不要."""
+        topic_id = self._check_topic(topic_id)
+        payload = {"sellerId": self.seller_id}
+        if reason is not None:
+            if int(reason) not in COMPLETE_REASONS:
+                raise InvalidRequest("bad reason", mall=MALL, code="completeConditionId",
+                                     reason="完了理由は1〜5で指定してください。")
+            payload["completeConditionId"] = int(reason)
+        self._ok(self._call("PUT", "externalTalkComplete", params={"topicId": topic_id}, json=payload), "complete")
+
+    def upload(self, topic_id, filename, content, content_type=None):
+        """Upload a file for a later post (private topics only; JPEG/PNG/GIF/PDF)."""
+        topic_id = self._check_topic(topic_id)
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if ext not in FILE_TYPES or not content:
+            raise InvalidRequest("bad file", mall=MALL, code="file",
+                                 reason="添付できるのはJPEG/PNG/GIF/PDFの空でないファイルです。")
+        data = self._call("POST", "externalTalkFileAdd", params={"topicId": topic_id, "sellerId": self.seller_id},
+                          files={"file": (filename, content, content_type or FILE_TYPES[ext])})
+        key = find_key(data, "objectKey")
+        if not key:
+            raise MalformedResponse("upload returned no objectKey", mall=MALL)
+        return YahooFile(str(find_key(data, "fileName") or filename), str(key), ext, len(content))
+
+    def download(self, object_key, *, max_bytes=10 * 1024 * 1024, filename=None):
+        """The bytes of a message file (ResponseTooLarge over max_bytes)."""
+        reply = self._call("GET", "externalTalkFileDownload", params={"sellerId": self.seller_id, "key": object_key},
+                           max_bytes=max_bytes, raw=True)
+        ctype = reply.header("Content-Type", "application/octet-stream").split(";")[0].strip()
+        return Download(reply.content, ctype, filename or object_key.rsplit("/", 1)[-1])
+
+    def delete_file(self, object_key):
+        """Delete an uploaded file that was not posted yet."""
+        self._ok(self._call("DELETE", "externalTalkFileDelete", params={"key": object_key, "sellerId": self.seller_id}),
+                 "delete")
+
+
+def _unix(value):
+    return value if isinstance(value, int) else unix_seconds(value)

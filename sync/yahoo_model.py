@@ -1,0 +1,192 @@
+"""Yahoo! Shopping store Q&A (externalTalk*) data: dataclasses and tolerant parsing."""
+from dataclasses import dataclass, field
+
+from sync.errors import MalformedResponse
+from sync.parse import Fields
+
+MALL = "yahoo"
+
+
+@dataclass(frozen=True)
+class YahooFile:
+    """A file on a message, or one uploaded for a post (object_key is the mall's handle)."""
+
+    file_name: str
+    object_key: str
+    file_ext: str = None
+    file_size: int = None
+    thumbnail_url: str = None
+
+
+@dataclass
+class Headline:
+    """One row of externalTalkList."""
+
+    topic_id: str
+    title: str = None
+    body: str = None
+    user_post_time: object = None  # aware datetime of the customer's latest post
+    seller_post_time: object = None
+    is_unread: bool = None
+    is_no_answer: bool = None
+    is_completed: bool = False
+    complete_condition_id: int = None
+    qa_type: str = None
+    is_private: bool = None
+    category: int = None
+    message_count: int = None
+    user_masked_id: str = None
+    item_code: str = None
+    order_id: str = None
+    first_poster: str = None
+    service_type: str = None
+
+
+@dataclass
+class TopicPage:
+    """One page of externalTalkList: the window (start, end) of `count` topics, newest first."""
+
+    start: int
+    end: int
+    count: int
+    unanswered_count: int
+    headlines: list
+
+
+@dataclass(frozen=True)
+class YahooMessage:
+    """One message of a topic; id is the per-topic sequence ("1", "2", …)."""
+
+    id: str
+    sender: str  # "user" | "seller"
+    text: str
+    posted_at: object
+    files: tuple = ()
+
+
+@dataclass
+class Topic:
+    """externalTalkDetail: the topic fields and its messages, oldest first."""
+
+    topic_id: str
+    title: str = None
+    qa_type: str = None
+    category_id: int = None
+    category_name: str = None
+    item_code: str = None
+    order_id: str = None
+    user_masked_id: str = None
+    is_private: bool = None
+    is_complete: bool = False
+    complete_condition_id: int = None
+    is_seller_unread: bool = None
+    is_user_unread: bool = None
+    seller_last_read: object = None
+    user_last_read: object = None
+    is_mail: bool = False
+    messages: tuple = ()
+    raw: dict = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class PostResult:
+    """What externalTalkAdd returns: the new message's id and time."""
+
+    topic_id: str
+    message_id: str
+    posted_at: object
+
+
+def _file(item, what):
+    f = Fields(item, MALL, what)
+    return YahooFile(f.line("fileName", default=""), f.text("objectKey", "filePath", default=""),
+                     f.line("fileExt"), f.integer("fileSize"), f.text("thumbnailUrl"))
+
+
+def parse_headline(data, what="headline"):
+    """A Headline from one list row."""
+    f = Fields(data, MALL, what)
+    return Headline(
+        topic_id=f.text("topicId", "topicid", required=True), title=f.line("title"), body=f.text("body"),
+        user_post_time=f.datetime("userPostTime"), seller_post_time=f.datetime("sellerPostTime"),
+        is_unread=f.boolean("isUnread"), is_no_answer=f.boolean("isNoAnswer"),
+        is_completed=f.boolean("isCompleted", default=False),
+        complete_condition_id=f.integer("completeConditionId"), qa_type=f.line("qaType"),
+        is_private=f.boolean("isPrivate"), category=f.integer("category"),
+        message_count=f.integer("messageCount"), user_masked_id=f.line("userMaskedId", "userMaskedIdx"),
+        item_code=f.line("itemCode", "itemcode"), order_id=f.line("orderId", "orderid"),
+        first_poster=f.line("firstPoster"), service_type=f.line("serviceType"),
+    )
+
+
+def parse_page(data):
+    """A TopicPage from {summary, headlines}."""
+    f = Fields(data, MALL, "list")
+    summary = Fields(f.raw("summary") or {}, MALL, "list.summary")
+    window = Fields(summary.raw("topic") or {}, MALL, "list.summary.topic")
+    headlines = [parse_headline(h, f"headlines[{i}]") for i, h in enumerate(f.items("headlines"))]
+    return TopicPage(window.integer("start", default=1), window.integer("end", default=len(headlines)),
+                     window.integer("count", default=len(headlines)),
+                     summary.integer("unansweredCount", default=0), headlines)
+
+
+def parse_message(data, what):
+    """A YahooMessage from one element of messages[]."""
+    f = Fields(data, MALL, what)
+    sender = (f.text("postUserType", default="user") or "user").lower()
+    return YahooMessage(str(f.integer("messageId", "messageid", required=True)),
+                        "seller" if sender == "seller" else "user", f.text("body", default="") or "",
+                        f.datetime("postdate", "postDate"),
+                        tuple(_file(x, f"{what}.fileList[{i}]") for i, x in enumerate(f.items("fileList"))))
+
+
+def _category_name(value):
+    if isinstance(value, list):
+        return " / ".join(str(v) for v in value if v is not None) or None
+    return str(value) if value is not None else None
+
+
+def parse_topic(data, topic_id):
+    """A Topic from {topic, messages}."""
+    f = Fields(data, MALL, "detail")
+    if f.raw("topic") is None:
+        raise MalformedResponse("detail has no topic", mall=MALL)
+    t = Fields(f.raw("topic"), MALL, "detail.topic")
+    messages = [parse_message(m, f"messages[{i}]") for i, m in enumerate(f.items("messages"))]
+    messages.sort(key=lambda m: int(m.id))
+    return Topic(
+        topic_id=t.text("topicId", "topicid", default=topic_id), title=t.line("title"), qa_type=t.line("qaType"),
+        category_id=t.integer("categoryid", "categoryId", "category"),
+        category_name=_category_name(t.raw("categoryName")),
+        item_code=t.line("itemcode", "itemCode"), order_id=t.line("orderid", "orderId"),
+        user_masked_id=t.line("userMaskedIdx", "userMaskedId"), is_private=t.boolean("isPrivate"),
+        is_complete=t.boolean("isComplete", "isCompleted", default=False),
+        complete_condition_id=t.integer("completeConditionId"),
+        is_seller_unread=t.boolean("isSellerUnRead"), is_user_unread=t.boolean("isUserUnRead"),
+        seller_last_read=t.datetime("sellerLastReadTime"), user_last_read=t.datetime("userLastReadTime"),
+        is_mail=t.boolean("isMail", default=False), messages=tuple(messages), raw=data,
+    )
+
+
+def parse_post(data, topic_id):
+    """A PostResult from {topicid, messageid, postdate} (lowercase keys; camelCase accepted)."""
+    f = Fields(data, MALL, "post")
+    return PostResult(f.text("topicid", "topicId", default=topic_id),
+                      f.text("messageid", "messageId", required=True), f.datetime("postdate", "postDate"))
+
+
+def find_key(data, key):
+    """The first value of `key` anywhere in nested dicts/lists (upload responses vary in nesting)."""
+    if isinstance(data, dict):
+        if data.get(key) is not None:
+            return data[key]
+        values = data.values()
+    elif isinstance(data, list):
+        values = data
+    else:
+        return None
+    for value in values:
+        found = find_key(value, key)
+        if found is not None:
+            return found
+    return None
