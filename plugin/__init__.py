@@ -40,6 +40,9 @@ def create_app(test_config=None):
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mailbox.bp)
+    from plugin import forms
+
+    forms.init_app(app)  # public /forms/<slug>: blueprint, CSRF exemption, rate limiter
     csrf.exempt(lookups_bp)
     csrf.exempt(api.bp)
     errors.init_app(app)

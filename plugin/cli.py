@@ -106,7 +106,8 @@ def register_commands(app):
     for group in (users, tokens, shops):
         app.cli.add_command(group)
     # Each feature package contributes its own commands through a `register(app)` function.
-    for module in ("lookups.cli", "plugin.demo", "plugin.mailbox", "plugin.admin.cli", "plugin.outbox.cli", "sync.cli"):
+    for module in ("lookups.cli", "plugin.demo", "plugin.mailbox", "plugin.admin.cli", "plugin.outbox.cli", "sync.cli",
+                   "plugin.forms.cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -1,0 +1,29 @@
+"""Inquiry forms: the hosted form and submission endpoint `/forms/<slug>` (public).
+
+Views live in plugin.forms.views; the logic in Flask-free modules (fields, addresses,
+uploads, service). `init_app` wires the blueprint, the rate limiter and CSRF exemption.
+"""
+from plugin.forms.views import bp, limiter  # noqa: F401
+
+DEFAULTS = {
+    # Per client IP, for POST /forms/<slug>; flask-limiter syntax, several limits with ';'.
+    "FORMS_RATE_LIMIT": "5 per minute;30 per hour",
+    "FORMS_MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    "FORMS_MAX_FILES": 3,
+    "FORMS_MAX_FILE_BYTES": 5 * 1024 * 1024,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+}
+
+
+def init_app(app):
+    """Register the public form blueprint; shop sites post without our CSRF token."""
+    from plugin.extensions import csrf
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.register_blueprint(bp)
+    # Posts come from the shop's own site, which cannot know our CSRF token; the origin
+    # check, the honeypot and the per-IP rate limit protect the endpoint instead.
+    csrf.exempt(bp)
+    limiter.init_app(app)

@@ -1,0 +1,125 @@
+"""The fields an inquiry form can show and how their submitted values are checked.
+
+Field types are fixed (name, email, tel, order_number, message, attachment); a form's config
+only switches them on/off, marks them required and relabels them.
+"""
+import re
+import unicodedata
+
+from lookups.normalize import is_valid_email, normalize_tel
+
+# name → (default label, input type, max length, autocomplete hint)
+TYPES = {
+    "name": ("お名前", "text", 100, "name"),
+    "email": ("メールアドレス", "email", 254, "email"),
+    "tel": ("電話番号", "tel", 30, "tel"),
+    "order_number": ("注文番号", "text", 64, "off"),
+    "message": ("お問い合わせ内容", "textarea", 10000, "off"),
+    "attachment": ("添付ファイル", "file", None, "off"),
+}
+DEFAULT_FIELDS = [
+    {"name": "name", "label": "お名前", "required": True, "enabled": True},
+    {"name": "email", "label": "メールアドレス", "required": True, "enabled": True},
+    {"name": "tel", "label": "電話番号", "required": False, "enabled": True},
+    {"name": "order_number", "label": "注文番号", "required": False, "enabled": True},
+    {"name": "message", "label": "お問い合わせ内容", "required": True, "enabled": True},
+    {"name": "attachment", "label": "添付ファイル", "required": False, "enabled": True},
+]
+HONEYPOT = "website"
+# Anything but tab/newline among control characters is dropped from what customers type.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+_TEL = re.compile(r"^\+?[0-9()\- ]+$")
+
+
+def normalized_config(fields):
+    """A form's field config completed with the defaults (unknown names dropped, order kept)."""
+    given = {f.get("name"): f for f in (fields or []) if isinstance(f, dict) and f.get("name") in TYPES}
+    result = []
+    for default in DEFAULT_FIELDS:
+        field = dict(default)
+        field.update({k: v for k, v in given.get(default["name"], {}).items() if k in field})
+        field["label"] = str(field["label"] or default["label"])[:100]
+        field["required"], field["enabled"] = bool(field["required"]), bool(field["enabled"])
+        field["type"] = TYPES[field["name"]][1]
+        field["autocomplete"] = TYPES[field["name"]][3]
+        result.append(field)
+    return result
+
+
+def enabled_fields(fields):
+    """The fields a form shows, in order."""
+    return [f for f in normalized_config(fields) if f["enabled"]]
+
+
+def _text(value):
+    """Submitted text as one clean string (None for lists/objects, which forms never send)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
+
+
+def _check(field, text):
+    """Japanese message for one non-empty value, or None."""
+    label, _kind, limit, _ = TYPES[field["name"]]
+    if limit and len(text) > limit:
+        return f"{field['label']}は{limit}文字以内で入力してください。"
+    if field["name"] in ("name", "tel", "order_number", "email") and "\n" in text:
+        return f"{field['label']}は1行で入力してください。"
+    if field["name"] == "email" and not is_valid_email(text):
+        return "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
+    if field["name"] == "tel":
+        tel = unicodedata.normalize("NFKC", text)
+        digits = normalize_tel(tel) or ""
+        if not _TEL.match(tel) or not 9 <= len(digits.lstrip("+")) <= 15:
+            return "電話番号は数字とハイフンで入力してください（例: 03-1234-5678）。"
+    return None
+
+
+def validate(fields, data):
+    """Check submitted text values → (values, errors); both keyed by field name.
+
+    `data` maps names to strings (form posts) or JSON values. Values are kept even when
+    invalid, so the form can be shown again with what the customer typed.
+    """
+    values, errors = {}, {}
+    for field in enabled_fields(fields):
+        name = field["name"]
+        if field["type"] == "file":
+            continue
+        text = _text(data.get(name))
+        if text is None:
+            values[name] = ""
+            errors[name] = f"{field['label']}は文字列で入力してください。"
+            continue
+        if name == "email":
+            text = unicodedata.normalize("NFKC", text).strip()
+        values[name] = text
+        if not text:
+            if field["required"]:
+                errors[name] = f"{field['label']}を入力してください。"
+            continue
+        message = _check(field, text)
+        if message:
+            errors[name] = message
+    return values, errors
+
+
+def summary(fields, values, attachment_names=()):
+    """The submission as text for mails: `label: value` lines, the message last."""
+    lines, message = [], None
+    for field in enabled_fields(fields):
+        if field["type"] == "file":
+            continue
+        value = values.get(field["name"]) or ""
+        if field["type"] == "textarea":
+            message = f"{field['label']}:\n{value}"
+        else:
+            lines.append(f"{field['label']}: {value}")
+    if attachment_names:
+        lines.append("添付ファイル: " + ", ".join(attachment_names))
+    if message is not None:
+        lines.append(message)
+    return "\n".join(lines)
