@@ -53,6 +53,8 @@ def build_members(rng):
     for i in range(MEMBER_COUNT):
         sur, given = rng.choice(D.SURNAMES), rng.choice(D.GIVEN_NAMES)
         city, postal, area = rng.choice(D.PLACES)
+        if i == 0:  # the family head README.md points newcomers to
+            sur, given = D.SURNAMES[0], D.GIVEN_NAMES[1]
         m = {
             "customer_code": str(100001 + i),
             "name": f"{sur[0]} {given[0]}", "name_kana": f"{sur[1]} {given[1]}",
@@ -65,6 +67,8 @@ def build_members(rng):
             # Rakuten hands the shop a relay address per buyer, never the real one.
             "relay": f"{rng.getrandbits(64):016x}s{rng.randint(1, 9)}@{D.RAKUTEN_RELAY}",
         }
+        if i == 0:
+            m["emails"] = [D.README_EMAIL]
         if i % 25 == 1:
             # A family: same surname, address, home phone and one shared e-mail address.
             head = members[-1]
@@ -189,13 +193,13 @@ def sample_urls(base, members, orders):
     rakuten = next(o for o in orders if o["mall"] == "rakuten" and o["customer_code"])
     yahoo = next(o for o in orders if o["mall"] == "yahoo" and o["email"] != family)
     return [
-        ("家族で共有のメールアドレス", f"{base}/lookup/members?email={quote(family)}"),
-        ("楽天のマスクされたアドレス", f"{base}/lookup/orders?email={quote(rakuten['email'])}"),
-        ("Yahoo! の購入者", f"{base}/lookup/members?email={quote(yahoo['email'])}"),
-        ("電話番号（固定・携帯どちらでも）", f"{base}/lookup/members?tel={quote(multi['phones'][-1])}"),
+        ("家族で共有のメールアドレス", f"{base}/lookup/members?email={quote(family, safe="@")}"),
+        ("楽天のマスクされたアドレス", f"{base}/lookup/orders?email={quote(rakuten['email'], safe="@")}"),
+        ("Yahoo! の購入者", f"{base}/lookup/members?email={quote(yahoo['email'], safe="@")}"),
+        ("電話番号（固定・携帯どちらでも）", f"{base}/lookup/members?tel={quote(multi['phones'][-1], safe="@")}"),
         ("会員番号", f"{base}/lookup/orders?customer_code={members[0]['customer_code']}"),
         ("エスケープ表示の確認", f"{base}/lookup/members?customer_code={members[7]['customer_code']}"),
-        ("ebisumart 互換 URL", f"{base}/default/admin_relation_member_search.html?email={quote(family)}"),
+        ("ebisumart 互換 URL", f"{base}/default/admin_relation_member_search.html?email={quote(family, safe="@")}"),
     ]
 
 
@@ -222,8 +226,10 @@ def seed_command(admin_password, agent_password, force):
     click.echo(f"shop: {result['shop'].name} (code default)")
     click.echo(f"members: {len(result['members'])} ({result['new_members']} new), "
                f"orders: {len(result['orders'])} ({result['new_orders']} new)")
-    if result["helpdesk"]:
-        click.echo(f"helpdesk demo environment: {result['helpdesk']}")
+    env = result["helpdesk"]
+    if env is not None:
+        click.echo(f"helpdesk: demo environment active ({getattr(env, 'url', env)}, "
+                   f"forwarding to {getattr(env, 'forward_to', '-')})")
     click.echo("logins:")
     click.echo(f"  admin  admin@example.jp  {admin_password}")
     click.echo(f"  agent  agent@example.jp  {agent_password}")

@@ -12,6 +12,7 @@ SHOP = {
 RAKUTEN_SHOP_ID = "312345"  # six-digit shop number that starts every Rakuten order number
 YAHOO_STORE = "yamadaen"  # store account that starts every Yahoo! order id
 RAKUTEN_RELAY = "pc.fw.rakuten.ne.jp"
+README_EMAIL = "hanako.sato@example.jp"  # the sample lookup in README.md's quick start
 ANCHOR = (2026, 11, 20)  # fixed "today" of the data set: same order numbers on every run
 
 # (kanji, kana, romaji)
