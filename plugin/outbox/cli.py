@@ -1,5 +1,6 @@
 """`mallbridge outbox run|list|release|requeue|discard`."""
 import logging
+import signal
 import sys
 
 import click
@@ -38,9 +39,13 @@ def run_cmd(once, batch, idle_seconds):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conn = connection_from_config()
     runner = Runner(conn, batch=batch, idle_seconds=idle_seconds)
-    runner.install_signal_handlers()
+    previous = runner.install_signal_handlers()
     logging.getLogger("plugin.outbox").info("outbox worker started (%s)", conn.settings.display())
-    handled = runner.run(once=once)
+    try:
+        handled = runner.run(once=once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo(f"handled {handled} message(s)")
 
 

@@ -91,7 +91,8 @@ def deliver(row, conn, schedule, sandbox=None):
     details = {r: [c, t] for r, (c, t) in refused.items()} or None
     if not refused:
         _record(row, now, "sent", 250, f"sandbox {sandbox}" if sandbox else None)
-        _finish_sent(row, now)
+        earlier = [r for r, s in states.items() if s == RCPT_REFUSED]
+        _finish_sent(row, now, f"拒否された宛先: {', '.join(earlier)}" if earlier else None)
         return "sent"
     summary = "; ".join(f"{r}: {_short(c, t)}" for r, (c, t) in refused.items())
     if temporary:

@@ -39,12 +39,11 @@ class Runner:
         self._last_purge = None
 
     def install_signal_handlers(self):
-        """SIGTERM and SIGINT finish the current message, then stop."""
+        """SIGTERM and SIGINT finish the current message, then stop; returns the old handlers."""
         def handler(signum, frame):
             log.info("signal %s: stopping after the current message", signum)
             self.stopping = True
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def run(self, once=False):
         """Loop until stopped; with once=True, return as soon as nothing is due."""

@@ -93,9 +93,10 @@ class CountingController(Controller):
         return super().factory()
 
 
-def start_server(handler=None, **kw):
+def start_server(handler=None, port=None, **kw):
     """A started server on a free port (session count reset after the start-up probe)."""
-    controller = CountingController(handler or ScriptedHandler(), hostname="127.0.0.1", port=free_port(), **kw)
+    controller = CountingController(handler or ScriptedHandler(), hostname="127.0.0.1", port=port or free_port(),
+                                    **kw)
     controller.start()
     controller.handler.sessions = 0
     return controller

@@ -148,3 +148,21 @@ def test_purge_removes_old_sent_and_discarded_only(app, clock_pinned):
     left = {r.id for r in db.session.scalars(select(OutboxMessage))}
     assert left == {rows["dead"].id, rows["queued"].id, fresh.id}
     assert db.session.scalar(select(OutboxAttempt)) is None
+
+
+@pytest.mark.postgres_only
+def test_claim_skips_rows_locked_by_another_worker(app):
+    """On PostgreSQL a row locked by another worker's claim is skipped, not waited for or taken."""
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("needs MALLBRIDGE_TEST_DATABASE_URL (PostgreSQL)")
+    from sqlalchemy import text
+
+    ids = [outbox.enqueue(make_mail()).id for _ in range(3)]
+    db.session.commit()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM outbox_message WHERE id = :id FOR UPDATE"), {"id": ids[0]})
+        assert store.claim(10, 60) == ids[1:]
+        other.rollback()
+    assert store.claim(10, 60) == ids[:1]
