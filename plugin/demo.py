@@ -193,13 +193,13 @@ def sample_urls(base, members, orders):
     rakuten = next(o for o in orders if o["mall"] == "rakuten" and o["customer_code"])
     yahoo = next(o for o in orders if o["mall"] == "yahoo" and o["email"] != family)
     return [
-        ("家族で共有のメールアドレス", f"{base}/lookup/members?email={quote(family, safe="@")}"),
-        ("楽天のマスクされたアドレス", f"{base}/lookup/orders?email={quote(rakuten['email'], safe="@")}"),
-        ("Yahoo! の購入者", f"{base}/lookup/members?email={quote(yahoo['email'], safe="@")}"),
-        ("電話番号（固定・携帯どちらでも）", f"{base}/lookup/members?tel={quote(multi['phones'][-1], safe="@")}"),
+        ("家族で共有のメールアドレス", f"{base}/lookup/members?email={quote(family, safe='@')}"),
+        ("楽天のマスクされたアドレス", f"{base}/lookup/orders?email={quote(rakuten['email'], safe='@')}"),
+        ("Yahoo! の購入者", f"{base}/lookup/members?email={quote(yahoo['email'], safe='@')}"),
+        ("電話番号（固定・携帯どちらでも）", f"{base}/lookup/members?tel={quote(multi['phones'][-1], safe='@')}"),
         ("会員番号", f"{base}/lookup/orders?customer_code={members[0]['customer_code']}"),
         ("エスケープ表示の確認", f"{base}/lookup/members?customer_code={members[7]['customer_code']}"),
-        ("ebisumart 互換 URL", f"{base}/default/admin_relation_member_search.html?email={quote(family, safe="@")}"),
+        ("ebisumart 互換 URL", f"{base}/default/admin_relation_member_search.html?email={quote(family, safe='@')}"),
     ]
 
 
