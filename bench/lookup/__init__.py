@@ -1,0 +1,1 @@
+"""E-mail lookup benchmark: bulk loader, bare-Flask baseline, wrk runner."""

@@ -1,0 +1,32 @@
+-- wrk script: e-mail lookups that vary the address across existing members.
+-- BENCH_EMAILS: file with one URL-encoded address per line; BENCH_TOKEN: API bearer token.
+local emails = {}
+local headers = {["Accept"] = "application/json"}
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_EMAILS")) do emails[#emails + 1] = line end
+  -- A different sequence per thread, so threads do not replay each other's addresses.
+  math.randomseed(os.time() * 100 + (thread_id or 0))
+end
+
+function request()
+  local email = emails[math.random(#emails)]
+  return wrk.format("GET", "/lookup/members?email=" .. email, headers)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "errors": %d, "status_errors": %d, '
+    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
+end
