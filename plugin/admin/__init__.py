@@ -34,3 +34,7 @@ from plugin.admin import audit_log  # noqa: E402,F401
 from plugin.admin import outbox  # noqa: E402,F401
 from plugin.admin import dashboard  # noqa: E402,F401
 from plugin.admin import settings  # noqa: E402,F401
+from plugin.admin import forms  # noqa: E402,F401
+from plugin.admin import mail_templates  # noqa: E402,F401
+from plugin.admin import mall_accounts  # noqa: E402,F401
+from plugin.admin import routing  # noqa: E402,F401
