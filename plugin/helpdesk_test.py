@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 import requests
 from flask import current_app
 
-from plugin import clock, helpdesk, smtp
+from plugin import clock, crypto, helpdesk, smtp
 
 TIMEOUT = 10.0
 # requests applies the timeout per phase; 4 s to connect + 6 s to read stays within 10 s.
@@ -154,8 +154,12 @@ def ping_api(env):
         return Step("api", False, f"APIの呼び出し回数の上限（1分あたり{API_LIMIT_PER_MINUTE}回）に達しています。"
                                   f"{wait}秒後にもう一度お試しください。")
     try:
+        token = env.api_token()
+    except crypto.CryptoError as exc:
+        return Step("api", False, f"保存されたAPIトークンを復号できません（暗号鍵の設定を確認してください）: {exc}")
+    try:
         response = requests.get(api_url(env), timeout=HTTP_TIMEOUT, allow_redirects=False, headers={
-            "Authorization": f"Bearer {env.api_token()}", "Accept": "application/json",
+            "Authorization": f"Bearer {token}", "Accept": "application/json",
             "User-Agent": "mallbridge-helpdesk-test"})
     except requests.Timeout:
         return Step("api", False, f"ヘルプデスクのAPIが{int(TIMEOUT)}秒以内に応答しませんでした。しばらくしてからもう一度お試しください。")

@@ -26,6 +26,8 @@ def is_blank(raw):
 
 def parse(decl, raw):
     """The typed value for `raw`, or None for blank input (bool: False)."""
+    if isinstance(raw, str) and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", raw):
+        raise SettingValueError("使用できない制御文字が含まれています。")
     if decl.type == "bool":
         value = parse_bool(raw)
     elif is_blank(raw):
@@ -119,6 +121,8 @@ def _url(decl, raw):
 def normalize_https_url(raw):
     """An https URL without credentials, fragment or query; lower-case host, no trailing slash."""
     text = unicodedata.normalize("NFKC", raw).strip()
+    if len(text) > 2000:
+        raise SettingValueError("URLが長すぎます（2000文字まで）。")
     if re.search(r"\s", text):
         raise SettingValueError("URLに空白は入れられません。")
     try:

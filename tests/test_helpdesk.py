@@ -226,3 +226,16 @@ def test_admin_test_button_shows_report(auth, smtp_server):
     html = auth.client.post("/admin/helpdesk/production/test", data={"csrf_token": csrf_token(page)}).get_data(
         as_text=True)
     assert "接続テストの結果" in html and "受け付けました" in html
+
+
+def test_api_ping_with_undecryptable_token_is_reported(app):
+    """A token encrypted under a key that is gone gives a clear failure, not a 500."""
+    from cryptography.fernet import Fernet
+
+    from plugin import settings
+
+    _configure(token="tok-1")
+    app.config["ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    settings.invalidate()
+    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    assert step.ok is False and "復号できません" in step.message

@@ -46,6 +46,7 @@ def test_values_are_parsed_by_type(app):
     ("t.mode", "other", "選択肢"),
     ("t.to", "a@example.jp, nope", "「nope」"),
     ("t.flag", "maybe", "はい"),
+    ("t.mode", "relay\x00", "制御文字"),
 ])
 def test_bad_values_are_rejected_with_japanese_message(app, key, raw, message):
     """Bad input raises SettingsInvalid with a Japanese message for that key, and nothing is stored."""

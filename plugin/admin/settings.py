@@ -97,10 +97,10 @@ def settings_page():
 def settings_history():
     """Every change of every setting, newest first (secrets masked)."""
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = min(max(1, int(request.args.get("page", "1"))), 100_000)
     except ValueError:
         page = 1
-    key = (request.args.get("key") or "").strip()[:128]
+    key = (request.args.get("key") or "").replace("\x00", "").strip()[:128]
     rows = settings.history(key_prefix=key or None, limit=HISTORY_PAGE + 1, offset=(page - 1) * HISTORY_PAGE)
     labels = {d.key: (settings.section_label(d.section), d.label) for d in settings.declared()}
     return render_template("admin/history.html", rows=rows[:HISTORY_PAGE], labels=labels, page=page, key=key,
