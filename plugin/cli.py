@@ -107,7 +107,7 @@ def register_commands(app):
         app.cli.add_command(group)
     # Each feature package contributes its own commands through a `register(app)` function.
     for module in ("lookups.cli", "plugin.demo", "plugin.mailbox", "plugin.admin.cli", "plugin.outbox.cli", "sync.cli",
-                   "plugin.forms.cli"):
+                   "plugin.forms.cli", "sync.commands"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

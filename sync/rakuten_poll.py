@@ -6,6 +6,7 @@ further back, to the last complete pass, after an outage or an expired key) and 
 detail only of inquiries whose lastUpdateDate changed.
 """
 import datetime as dt
+import logging
 import mimetypes
 
 from sync.errors import NotFound, ResponseTooLarge
@@ -13,6 +14,7 @@ from sync.mailer import MallFile, MallMessage
 from sync.poll_types import Snapshot
 from sync.rakuten_model import Attachment
 
+log = logging.getLogger("mallbridge.sync.rakuten")
 RESCAN = dt.timedelta(days=60)
 OVERLAP = dt.timedelta(hours=1)
 PAGE_LIMIT = 100
@@ -45,7 +47,12 @@ def scan(client, start, end, marker_of):
         if marker is not None and marker_of(listed.number) == marker:
             yield Snapshot(listed.number, marker, listed.reg_date, None, unchanged=True)
             continue
-        full = client.detail(listed.number)
+        try:
+            full = client.detail(listed.number)
+        except NotFound:
+            # Deleted between list and detail: nothing left to deliver.
+            log.warning("inquiry %s vanished before its detail was read; skipped", listed.number)
+            continue
         yield snapshot(full)
 
 

@@ -5,6 +5,7 @@ move its topic up; a second, cheap query by sellerPostTime since the last comple
 picks those up.
 """
 import datetime as dt
+import logging
 import mimetypes
 
 from sync.errors import NotFound, ResponseTooLarge
@@ -12,6 +13,7 @@ from sync.mailer import MallFile, MallMessage
 from sync.parse import unix_seconds
 from sync.poll_types import Snapshot
 
+log = logging.getLogger("mallbridge.sync.yahoo")
 QA_TYPES = {"item": "商品についての質問", "order": "注文についての質問"}
 SELLER_OVERLAP = dt.timedelta(hours=1)
 
@@ -45,7 +47,9 @@ def scan(client, marker_of, *, floor=None, cursor_newest=None, seller_since=None
                 break
             yield Snapshot(headline.topic_id, mark, headline.user_post_time, None, unchanged=True)
             continue
-        yield snapshot(client.detail(headline.topic_id), mark, headline)
+        topic = _detail(client, headline.topic_id)
+        if topic is not None:
+            yield snapshot(topic, mark, headline)
     if seller_since is not None and now is not None:
         for headline in client.iter_topics(date_type="sellerPostTime", start_date=seller_since - SELLER_OVERLAP,
                                            end_date=now):
@@ -53,7 +57,18 @@ def scan(client, marker_of, *, floor=None, cursor_newest=None, seller_since=None
             if headline.topic_id in seen or marker_of(headline.topic_id) in (mark, None):
                 # Unknown topics here predate the backfill: the shop's reply alone is no thread.
                 continue
-            yield snapshot(client.detail(headline.topic_id), mark, headline)
+            topic = _detail(client, headline.topic_id)
+            if topic is not None:
+                yield snapshot(topic, mark, headline)
+
+
+def _detail(client, topic_id):
+    try:
+        return client.detail(topic_id)
+    except NotFound:
+        # Deleted (or made private) between list and detail: nothing left to deliver.
+        log.warning("topic %s vanished before its detail was read; skipped", topic_id)
+        return None
 
 
 def snapshot(topic, mark, headline=None):

@@ -1,0 +1,151 @@
+"""End-to-end poller tests against the in-process fake mall, the real outbox and an aiosmtpd sink."""
+from sqlalchemy import func, select
+
+from plugin.extensions import db
+from plugin.outbox import OutboxMessage
+from sync import poller
+from sync.fake_mall.seed import DEMO_RAKUTEN
+from sync.models import InboundMessage, MallAccount
+from tests.sync.poller_helpers import (INBOX, add, mall, rakuten_account, smtp_sink, sync_app,  # noqa: F401
+                                       world, yahoo_account)
+
+SHOP = DEMO_RAKUTEN["shop_id"]
+
+
+def _outbox(state=None):
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if state:
+        query = query.where(OutboxMessage.state == state)
+    return list(db.session.scalars(query))
+
+
+def _poll(account):
+    return poller.poll_account(db.session.get(MallAccount, account.id))
+
+
+def test_backfill_is_staged_released_delivered_and_threaded(sync_app, mall, smtp_sink, runner):
+    """First connect stages the backfill; after release the outbox delivers threaded mails to the inbox."""
+    inq = add(mall, world.add_inquiry, {"shop_id": SHOP, "user_name": "山田 花子", "item_name": "有機緑茶 100g",
+                                        "days_ago": 3, "message": "在庫はありますか？\n10袋ほしいです。"})
+    add(mall, world.add_rakuten_message, inq["inquiryNumber"], {"days_ago": 1, "message": "追加の質問です"})
+    account = rakuten_account()
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 2
+    staged = _outbox("staged")
+    assert len(staged) == 2
+    account = db.session.get(MallAccount, account.id)
+    assert account.backfilled_at is not None and account.backfill_done == account.backfill_total == 1
+    assert runner.invoke(args=["outbox", "release", "--all"]).exit_code == 0
+    out = runner.invoke(args=["outbox", "run", "--once"])
+    assert out.exit_code == 0, out.output
+    assert len(smtp_sink.messages) == 2
+    (rcpt1, first), (rcpt2, second) = smtp_sink.messages
+    assert rcpt1 == [INBOX] and rcpt2 == [INBOX]
+    number = inq["inquiryNumber"]
+    assert first["Message-ID"] == f"<rakuten.{SHOP}.{number}.q@reply.localhost>"
+    assert str(first["Subject"]) == "【楽天】商品問い合わせ 有機緑茶 100g"
+    assert str(second["Subject"]) == "Re: 【楽天】商品問い合わせ 有機緑茶 100g"
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in second["References"]
+    assert first["X-Mallbridge-Inquiry"] == number and first["X-Mallbridge-Mall"] == "rakuten"
+    assert "在庫はありますか？\n10袋ほしいです。" in first.get_body().get_content().replace("\r\n", "\n")
+    assert first["Reply-To"].addresses[0].addr_spec.startswith("r+r")
+    assert first["From"].addresses[0].display_name == "山田 花子"
+
+
+def test_repoll_delivers_nothing_new(sync_app, mall):
+    """A second pass over unchanged inquiries creates no mail and no rows."""
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 2})
+    account = rakuten_account()
+    _poll(account)
+    before = len(_outbox())
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 0
+    assert len(_outbox()) == before == 1
+
+
+def test_follow_up_on_40_day_old_inquiry_is_found_and_queued(sync_app, mall):
+    """A customer's new message on an inquiry created 40 days ago is found by the 60-day re-scan and queued (not staged)."""
+    old = add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 40, "message": "古い問い合わせ"})
+    account = rakuten_account()
+    _poll(account)
+    add(mall, world.add_rakuten_message, old["inquiryNumber"], {"message": "その後どうなりましたか？"})
+    result = _poll(account)
+    assert result.new_messages == 1
+    queued = _outbox("queued")
+    assert len(queued) == 1 and queued[0].subject.startswith("Re: ")
+    assert b"In-Reply-To" in queued[0].raw
+
+
+def test_expired_key_pauses_then_renew_catches_up(sync_app, mall, runner):
+    """An expired license key pauses the account with a Japanese status; `accounts renew` resumes and catches up."""
+    account = rakuten_account()
+    _poll(account)
+    with mall.state.lock:
+        mall.state.shops[SHOP].expires_at = mall.state.now() - 10
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "message": "期限切れ中の問い合わせ"})
+    result = _poll(account)
+    account = db.session.get(MallAccount, account.id)
+    assert result.error and account.paused_reason == "auth"
+    assert "ライセンスキー" in account.last_error_ja
+    assert poller.due_accounts() == []
+    assert "paused (auth)" in runner.invoke(args=["accounts", "list"]).output
+    new_key = "SL391234_renewedKey"
+    with mall.state.lock:
+        mall.state.shops[SHOP].license_key = new_key
+        mall.state.shops[SHOP].expires_at = mall.state.now() + 90 * 86400
+    out = runner.invoke(args=["accounts", "renew", str(account.id), "--license-key", new_key])
+    assert out.exit_code == 0, out.output
+    result = poller.poll_due()
+    assert [r.new_messages for r in result] == [1]
+    assert db.session.get(MallAccount, account.id).paused_reason is None
+
+
+def test_server_errors_back_off_and_keep_cursor(sync_app, mall):
+    """500s from the mall record a Japanese error, push the next poll out, and deliver once the mall is back."""
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 1})
+    account = rakuten_account()
+    with mall.state.lock:
+        mall.state.add_fault("status", 3, "rakuten", None, 500, None, None, None)
+    result = _poll(account)
+    account = db.session.get(MallAccount, account.id)
+    assert result.error and account.failures == 1 and account.next_poll_at > account.last_poll_at
+    assert "一時的" in account.last_error_ja
+    assert poller.due_accounts() == []
+    with mall.state.lock:
+        mall.state.faults.clear()
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 1
+    assert db.session.scalar(select(func.count(InboundMessage.id))) == 1
+
+
+def test_rate_limited_honours_retry_after(sync_app, mall):
+    """A 429 with Retry-After schedules the next poll at least that far ahead."""
+    account = rakuten_account()
+    with mall.state.lock:
+        mall.state.add_fault("status", 5, "rakuten", None, 429, None, 120, None)
+    _poll(account)
+    account = db.session.get(MallAccount, account.id)
+    assert (account.next_poll_at - account.last_poll_at).total_seconds() >= 120
+
+
+def test_yahoo_token_refresh_and_paging_past_20_topics(sync_app, mall):
+    """A Yahoo! account refreshes its token, pages past 20 topics, and keeps the access token for later."""
+    for i in range(23):
+        add(mall, world.add_topic, {"title": f"質問{i}", "body": f"本文{i}", "days_ago": 1 + i / 100})
+    account = yahoo_account()
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 23
+    account = db.session.get(MallAccount, account.id)
+    assert account.access_token and account.access_token_expires_at
+    assert _poll(account).new_messages == 0
+
+
+def test_cr_lf_in_names_never_reach_headers(sync_app, mall):
+    """A customer name and item name with CR/LF become one clean header line."""
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "user_name": "悪意\r\nBcc: x@evil.example",
+                                  "item_name": "お茶\r\nX-Injected: 1", "days_ago": 1})
+    account = rakuten_account()
+    _poll(account)
+    raw = _outbox()[0].raw
+    assert b"\nBcc:" not in raw and b"\nX-Injected" not in raw
