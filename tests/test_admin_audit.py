@@ -2,6 +2,7 @@
 import csv
 import datetime as dt
 import io
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -108,7 +109,6 @@ def test_free_text_searches_query_and_action(client, admin, query, expected):
     for key, params in rows.items():
         _log(dt.datetime(2026, 11, 20), params=params, detail=key + "-row")
     _log(dt.datetime(2026, 11, 20), action="lookup.orders", params={"order_number": "9"}, detail="order-row")
-    from urllib.parse import quote
     _, page = _page(client, "?q=" + quote(query))
     found = {k for k in ("taro", "kanji", "pct", "order") if f"{k}-row" in page}
     assert found == expected

@@ -1,4 +1,6 @@
 """Admin console: staff users (list, create, disable/enable, role, password reset)."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -174,7 +176,6 @@ def test_generated_password_is_shown_once_and_works(client, admin, app):
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     page = r.get_data(as_text=True)
     assert "一度だけ表示" in page
-    import re
     plain = re.search(r'readonly value="([^"]+)"', page).group(1)
     assert len(plain) >= 16
     assert plain not in client.get(f"/admin/users/{agent_id}").get_data(as_text=True)
