@@ -247,3 +247,56 @@ def test_disabled_form_is_404(client, contact):
     db.session.commit()
     assert client.get("/forms/contact").status_code == 404
     assert client.post("/forms/contact", json=VALID).status_code == 404
+
+
+@pytest.fixture
+def smtp_sink():
+    """A real in-process aiosmtpd server that accepts everything (tests/outbox/smtp_server.py)."""
+    from tests.outbox.smtp_server import ScriptedHandler, start_server
+
+    controller = start_server(ScriptedHandler())
+    yield controller
+    controller.stop()
+
+
+def test_end_to_end_delivery_through_real_smtp(app, client, runner, contact, smtp_sink):
+    """Submission → outbox → `outbox run --once` → SMTP: the inbox gets the mail by envelope only, the customer the ack."""
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_sink.port}"
+    assert client.post("/forms/contact", json=VALID).status_code == 201
+    result = runner.invoke(args=["outbox", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    received = {tuple(rcpts): BytesParser(policy=policy.default).parsebytes(content)
+                for _sender, rcpts, content in smtp_sink.handler.messages}
+    shop_mail = received[("shop@example.jp", "staff@example.jp", INBOX)]
+    assert shop_mail["Bcc"] is None and INBOX not in str(shop_mail)
+    assert shop_mail["Reply-To"].addresses[0].addr_spec == "taro@example.jp"
+    assert shop_mail["Subject"] == "【お問い合わせ】お問い合わせ 山田 太郎 様"
+    assert "急ぎです。" in shop_mail.get_body().get_content()
+    ack = received[("taro@example.jp",)]
+    assert ack["To"].addresses[0].display_name == "山田 太郎"
+
+
+def test_success_answer_survives_smtp_outage(app, client, runner, contact, smtp_sink):
+    """With SMTP down the customer still gets success; the mail waits in the outbox and goes out later."""
+    from tests.outbox.smtp_server import free_port
+
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
+    assert client.post("/forms/contact", data=VALID).status_code == 200
+    runner.invoke(args=["outbox", "run", "--once"])
+    db.session.expire_all()
+    assert {row.state for row in _outbox()} <= {"queued", "failed"} and len(_submissions()) == 1
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_sink.port}"
+    for row in _outbox():
+        row.next_attempt_at = None
+    db.session.commit()
+    runner.invoke(args=["outbox", "run", "--once"])
+    db.session.expire_all()
+    assert {row.state for row in _outbox()} == {"sent"} and len(smtp_sink.handler.messages) == 2
+
+
+def test_hosted_form_accepted_behind_tls_proxy(client, contact):
+    """Our own host is recognised whatever the scheme (a TLS proxy may hide https from the app)."""
+    res = client.post("/forms/contact", data=VALID, headers={"Origin": "https://mallbridge.test"})
+    assert res.status_code == 200
+    res = client.post("/forms/contact", data=VALID, headers={"Origin": "https://mallbridge.test.evil.example"})
+    assert res.status_code == 403

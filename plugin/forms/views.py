@@ -1,6 +1,7 @@
 """GET/POST/OPTIONS /forms/<slug>: the hosted form, its submissions (HTML or JSON) and CORS."""
 import base64
 import binascii
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_limiter import Limiter
@@ -41,8 +42,9 @@ class _Refused(HTTPException):
         self.code = code
 
 
-def _own_origin():
-    return addresses.normalize_origin(request.host_url)
+def _is_own_origin(origin):
+    """Our own pages (the hosted form). Host only: behind a TLS proxy we may see http://."""
+    return urlsplit(origin).netloc == request.host.lower()
 
 
 def _allowed_origin(form, origin):
@@ -59,7 +61,7 @@ def _check_origin(form):
     if not origin:
         return  # server-side posts and old browsers; the rate limit still applies
     normalized = addresses.normalize_origin(origin)
-    if normalized and (normalized == _own_origin() or normalized in form.origin_list):
+    if normalized and (_is_own_origin(normalized) or normalized in form.origin_list):
         return
     raise _Refused(403, "このサイトからの送信は許可されていません。")
 
