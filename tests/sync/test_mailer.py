@@ -1,0 +1,79 @@
+"""Mail per mall message: identities, signed reply addresses, threading and safe headers."""
+import email
+from email import policy
+
+from plugin.extensions import db
+from sync import mailer
+from tests.sync.poller_helpers import rakuten_account
+
+
+def _parsed(mail):
+    return email.message_from_bytes(mail.as_bytes(), policy=policy.default)
+
+
+def _msg(**kw):
+    base = dict(mall="rakuten", inquiry_id="391234-20261120-1", message_id="q", sender="customer",
+                text="在庫は\nありますか", customer_name="山田 花子", customer_identity="abc@pc.fw.rakuten.ne.jp",
+                inquiry_type="受注問い合わせ", category="配送", item_name="有機緑茶 100g",
+                order_number="391234-20261120-0001")
+    base.update(kw)
+    return mailer.MallMessage(**base)
+
+
+def test_message_id_is_deterministic(app):
+    """The same mall message always gets `<mall.shopId.inquiryId.messageId@REPLY_DOMAIN>`."""
+    assert mailer.mail_message_id("rakuten", "391234", "391234-1", "q") == "<rakuten.391234.391234-1.q@reply.localhost>"
+
+
+def test_reply_address_round_trip_and_forgery(app):
+    """A signed reply address names mall, account and customer; a tampered one is refused."""
+    addr = mailer.reply_address("yahoo", 7, "0123456789ab")
+    assert addr == addr.lower() and len(addr.split("@")[0]) <= 64
+    assert mailer.read_reply_address(addr.upper()) == ("yahoo", 7, "0123456789ab")
+    assert mailer.read_reply_address(addr.replace("y7", "y8")) is None
+    assert mailer.read_reply_address("r+nonsense@reply.localhost") is None
+
+
+def test_follow_up_threads_and_shows_order_link(app):
+    """A follow-up has Re:, In-Reply-To = first ID, References chain, the order header and back-office link."""
+    account = rakuten_account()
+    first = mailer.mail_message_id("rakuten", "391234", "391234-20261120-1", "q")
+    mail = mailer.build(account, _msg(message_id="0"), to="inbox@example.jp", subject="【楽天】受注問い合わせ 有機緑茶 100g",
+                        first_id=first, chain=[first])
+    mail = _parsed(mail)
+    assert str(mail["Subject"]).startswith("Re: ")
+    assert mail["In-Reply-To"] == first and first in mail["References"]
+    assert mail["X-Mallbridge-Order"] == "391234-20261120-0001"
+    body = mail.get_body().get_content().replace("\r\n", "\n")
+    assert "orderNumber=391234-20261120-0001" in body and "在庫は\nありますか" in body
+
+
+def test_shop_reply_is_marked_and_from_the_shop(app):
+    """A reply the shop made on the mall comes from the shop and is marked as the shop's."""
+    account = rakuten_account()
+    mail = _parsed(mailer.build(account, _msg(sender="shop", message_id="0"), to="inbox@example.jp", subject="件名"))
+    assert mailer.SHOP_MARK in str(mail["Subject"])
+    assert mail["From"].addresses[0].display_name == account.shop.name
+
+
+def test_customer_mode_uses_masked_address_with_signed_reply_to(app):
+    """from_mode=customer puts the masked relay address in From and keeps the signed Reply-To."""
+    account = rakuten_account()
+    mail = mailer.build(account, _msg(customer_address="abc@pc.fw.rakuten.ne.jp"), to="inbox@example.jp",
+                        subject="s", from_mode="customer")
+    mail = _parsed(mail)
+    assert mail["From"].addresses[0].addr_spec == "abc@pc.fw.rakuten.ne.jp"
+    assert mail["Reply-To"].addresses[0].addr_spec.startswith("r+r")
+
+
+def test_large_attachment_becomes_a_note(app):
+    """An attachment that was not fetched is described in the body with the mall link instead."""
+    account = rakuten_account()
+    files = (mailer.MallFile("big.pdf", "p", note="5120KBを超えるため添付していません"),
+             mailer.MallFile("photo.png", "k", 3, "image/png", b"png"))
+    mail = _parsed(mailer.build(account, _msg(attachments=files), to="inbox@example.jp", subject="s"))
+    body = mail.get_body().get_content().replace("\r\n", "\n")
+    assert "big.pdf" in body and "5120KB" in body
+    names = [p.get_filename() for p in mail.iter_attachments()]
+    assert names == ["photo.png"]
+    db.session.rollback()
