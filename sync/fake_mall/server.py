@@ -30,7 +30,9 @@ class FakeMallServer:
 
     def start(self):
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-mall", daemon=True)
+        # A short poll interval makes stop() quick (tests start and stop one server each).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-mall", daemon=True)
         self._thread.start()
         return self
 
