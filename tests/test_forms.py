@@ -199,7 +199,9 @@ def test_rate_limit_per_ip(client, app, contact):
 
 def test_submission_is_stored_even_when_mail_cannot_be_built(client, contact, monkeypatch):
     """If composing the mail fails, the submission is still stored (with the error) and the customer gets success."""
-    def broken(*args, **kwargs):
+    def broken(form, submission, *args, **kwargs):
+        # The submission row is already in the database (flushed) when the mail is built.
+        assert db.session.get(FormSubmission, submission.id) is not None and submission.id
         raise ValueError("template exploded")
 
     monkeypatch.setattr(service, "build_mails", broken)
@@ -300,3 +302,16 @@ def test_hosted_form_accepted_behind_tls_proxy(client, contact):
     assert res.status_code == 200
     res = client.post("/forms/contact", data=VALID, headers={"Origin": "https://mallbridge.test.evil.example"})
     assert res.status_code == 403
+
+
+def test_sender_falls_back_to_configured_default(client, contact):
+    """Without a form or shop address, From is the `forms.sender` setting, else noreply@REPLY_DOMAIN."""
+    from plugin import settings
+
+    contact.shop.email = None
+    db.session.commit()
+    client.post("/forms/contact", json=VALID)
+    assert _parse(_outbox()[0])["From"].addresses[0].addr_spec == "noreply@reply.localhost"
+    settings.set_value("forms.sender", "forms@example.jp")
+    client.post("/forms/contact", json=VALID)
+    assert _parse(_outbox()[-1])["From"].addresses[0].addr_spec == "forms@example.jp"

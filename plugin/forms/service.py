@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import clock, helpdesk, mail_templates
+from plugin import clock, helpdesk, mail_templates, settings
 from plugin.compose import build_message, make_msgid
 from plugin.extensions import db
 from plugin.forms import addresses, fields as form_fields
@@ -15,7 +15,11 @@ from plugin.models import Shop
 
 log = logging.getLogger("plugin.forms")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-ACK_TEMPLATES = {"form_ack": "標準の自動返信（テンプレート「フォーム：お客様への自動返信」）", "": "送信しない"}
+settings.declare_section("forms", "問い合わせフォーム")
+settings.declare("forms.sender", type="email", default=None, section="forms",
+                 label="フォームメールの既定の差出人",
+                 help="フォームにも店舗にも差出人アドレスがないときに使います。空欄なら noreply@<返信用ドメイン>。")
+ACK_TEMPLATES = {"form_ack": "送信する", "": "送信しない"}
 
 
 class FormInvalid(ValueError):
@@ -86,8 +90,8 @@ def effective_bcc(form):
 
 
 def sender_address(form, default_domain):
-    """From address of the form's mails: the form's, else the shop's, else noreply@domain."""
-    return form.from_address or form.shop.email or f"noreply@{default_domain}"
+    """From address of the form's mails: the form's, the shop's, the configured default, noreply@domain."""
+    return form.from_address or form.shop.email or settings.get("forms.sender") or f"noreply@{default_domain}"
 
 
 def _context(form, submission, values, attachment_names, form_url):
