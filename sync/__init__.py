@@ -1,1 +1,2 @@
-"""Mall sync: clients, poller, composing mails, reply intake (coming with the sync issues)."""
+"""Mall sync: Rakuten/Yahoo! clients (rakuten, yahoo), typed errors, HTTP pacing and retry maths,
+the fake mall for demo and tests, and (on top of the clients) the poller, mails and reply intake."""
