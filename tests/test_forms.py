@@ -315,3 +315,20 @@ def test_sender_falls_back_to_configured_default(client, contact):
     settings.set_value("forms.sender", "forms@example.jp")
     client.post("/forms/contact", json=VALID)
     assert _parse(_outbox()[-1])["From"].addresses[0].addr_spec == "forms@example.jp"
+
+
+def test_extra_fields_from_shop_site_are_kept_and_mailed(client, contact):
+    """Fields the shop's own form adds (e.g. a category) are stored and appear in the mail; the honeypot is not."""
+    res = client.post("/forms/contact", data={**VALID, "category": "配送について", "website": ""})
+    assert res.status_code == 200
+    [sub] = _submissions()
+    assert sub.values["category"] == "配送について" and "website" not in sub.values
+    assert "category: 配送について" in _parse(_outbox()[0]).get_body().get_content()
+    res = client.post("/forms/contact", json={**VALID, "category": "x" * 3000})
+    assert res.status_code == 422 and "category" in res.get_json()["fields"]
+
+
+def test_html_errors_of_extra_fields_are_listed(client, contact):
+    """An error on a field the hosted form does not show is still listed in the error summary."""
+    res = client.post("/forms/contact", data={**VALID, "category": "x" * 3000})
+    assert res.status_code == 422 and "categoryは2000文字以内" in res.get_data(as_text=True)

@@ -26,6 +26,10 @@ DEFAULT_FIELDS = [
     {"name": "attachment", "label": "添付ファイル", "required": False, "enabled": True},
 ]
 HONEYPOT = "website"
+# Extra fields a shop's own form may send (e.g. a category select) are kept and mailed too.
+IGNORED = {HONEYPOT, "attachments", "attachment", "csrf_token"}
+MAX_EXTRA_FIELDS, MAX_EXTRA_LENGTH = 20, 2000
+_EXTRA_NAME = re.compile(r"^[A-Za-z0-9_\-\u3000-\u9fff\uff00-\uffef]{1,40}$")
 # Anything but tab/newline among control characters is dropped from what customers type.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _TEL = re.compile(r"^\+?[0-9()\- ]+$")
@@ -104,13 +108,27 @@ def validate(fields, data):
         message = _check(field, text)
         if message:
             errors[name] = message
+    _extras(data, values, errors)
     return values, errors
+
+
+def _extras(data, values, errors):
+    """Keep the other text fields the shop's own form sent (bounded), so nothing typed is dropped."""
+    extra = [k for k in data if k not in values and k not in IGNORED and isinstance(k, str)]
+    for key in extra[:MAX_EXTRA_FIELDS]:
+        text = _text(data.get(key))
+        if not text or not _EXTRA_NAME.match(key):
+            continue
+        if len(text) > MAX_EXTRA_LENGTH:
+            errors[key] = f"{key}は{MAX_EXTRA_LENGTH}文字以内で入力してください。"
+        values[key] = text
 
 
 def summary(fields, values, attachment_names=()):
     """The submission as text for mails: `label: value` lines, the message last."""
     lines, message = [], None
-    for field in enabled_fields(fields):
+    shown = enabled_fields(fields)
+    for field in shown:
         if field["type"] == "file":
             continue
         value = values.get(field["name"]) or ""
@@ -118,6 +136,8 @@ def summary(fields, values, attachment_names=()):
             message = f"{field['label']}:\n{value}"
         else:
             lines.append(f"{field['label']}: {value}")
+    known = {f["name"] for f in shown}
+    lines.extend(f"{key}: {value}" for key, value in values.items() if key not in known)
     if attachment_names:
         lines.append("添付ファイル: " + ", ".join(attachment_names))
     if message is not None:
