@@ -332,3 +332,5 @@ def test_html_errors_of_extra_fields_are_listed(client, contact):
     """An error on a field the hosted form does not show is still listed in the error summary."""
     res = client.post("/forms/contact", data={**VALID, "category": "x" * 3000})
     assert res.status_code == 422 and "categoryは2000文字以内" in res.get_data(as_text=True)
+    res = client.post("/forms/contact", data={**VALID, "email": "bad", "category": "配送"})
+    assert '<input type="hidden" name="category" value="配送">' in res.get_data(as_text=True)
