@@ -93,12 +93,12 @@ def parse_attachments(items, what):
     return tuple(result)
 
 
-def parse_reply(data, what="reply"):
-    """One element of replies[]."""
+def parse_reply(data, what="reply", position=None):
+    """One element of replies[]; a missing id falls back to the position (ids are 0, 1, … in order)."""
     f = Fields(data, MALL, what)
     deleted = f.boolean("isMessageDeleted", default=False)
     return Message(
-        id=str(f.integer("id", required=True)),
+        id=str(f.integer("id", required=position is None, default=position)),
         sender="merchant" if f.text("replyFrom", default="user") == "merchant" else "user",
         text="" if deleted else (f.text("message", default="") or ""),
         posted_at=f.datetime("regDate"),
@@ -115,7 +115,7 @@ def parse_inquiry(data):
     if not INQUIRY_NUMBER.match(number):
         raise MalformedResponse(f"inquiry.inquiryNumber {number!r:.60} is not a valid number", mall=MALL)
     deleted = f.boolean("isMessageDeleted", default=False)
-    replies = [parse_reply(r, f"inquiry {number} replies[{i}]") for i, r in enumerate(f.items("replies"))]
+    replies = [parse_reply(r, f"inquiry {number} replies[{i}]", i) for i, r in enumerate(f.items("replies"))]
     replies.sort(key=lambda m: int(m.id))
     return Inquiry(
         number=number,

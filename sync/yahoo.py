@@ -203,12 +203,17 @@ class YahooClient:
 
     def iter_topics(self, **filters):
         """Every headline page after page (20 at a time) in the list's order, until the end."""
-        start = 1
+        start, previous = 1, None
         while True:
             page = self.list(start, PAGE_SIZE, **filters)
+            first = page.headlines[0].topic_id if page.headlines else None
+            if first is None or first == previous:  # the end, or a mall ignoring `start`
+                return
             yield from page.headlines
-            start += len(page.headlines)
-            if not page.headlines or start > page.count:
+            start, previous = start + len(page.headlines), first
+            # Without a summary count, a short page is the last one.
+            done = start > page.count if page.count_known else len(page.headlines) < PAGE_SIZE
+            if done:
                 return
 
     def detail(self, topic_id):

@@ -48,9 +48,10 @@ class TopicPage:
 
     start: int
     end: int
-    count: int
+    count: int  # len(headlines) when the mall sent no summary (then count_known is False)
     unanswered_count: int
     headlines: list
+    count_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,16 +126,18 @@ def parse_page(data):
     summary = Fields(f.raw("summary") or {}, MALL, "list.summary")
     window = Fields(summary.raw("topic") or {}, MALL, "list.summary.topic")
     headlines = [parse_headline(h, f"headlines[{i}]") for i, h in enumerate(f.items("headlines"))]
+    count = window.integer("count")
     return TopicPage(window.integer("start", default=1), window.integer("end", default=len(headlines)),
-                     window.integer("count", default=len(headlines)),
-                     summary.integer("unansweredCount", default=0), headlines)
+                     len(headlines) if count is None else count, summary.integer("unansweredCount", default=0),
+                     headlines, count is not None)
 
 
-def parse_message(data, what):
-    """A YahooMessage from one element of messages[]."""
+def parse_message(data, what, position=None):
+    """A YahooMessage from one element of messages[]; a missing id falls back to position + 1."""
     f = Fields(data, MALL, what)
     sender = (f.text("postUserType", default="user") or "user").lower()
-    return YahooMessage(str(f.integer("messageId", "messageid", required=True)),
+    fallback = None if position is None else position + 1
+    return YahooMessage(str(f.integer("messageId", "messageid", required=fallback is None, default=fallback)),
                         "seller" if sender == "seller" else "user", f.text("body", default="") or "",
                         f.datetime("postdate", "postDate"),
                         tuple(_file(x, f"{what}.fileList[{i}]") for i, x in enumerate(f.items("fileList"))))
@@ -152,7 +155,7 @@ def parse_topic(data, topic_id):
     if f.raw("topic") is None:
         raise MalformedResponse("detail has no topic", mall=MALL)
     t = Fields(f.raw("topic"), MALL, "detail.topic")
-    messages = [parse_message(m, f"messages[{i}]") for i, m in enumerate(f.items("messages"))]
+    messages = [parse_message(m, f"messages[{i}]", i) for i, m in enumerate(f.items("messages"))]
     messages.sort(key=lambda m: int(m.id))
     return Topic(
         topic_id=t.text("topicId", "topicid", default=topic_id), title=t.line("title"), qa_type=t.line("qaType"),

@@ -365,3 +365,29 @@ def test_url_encoding_of_topic_ids(rsps, client):
     client.detail("abc_DEF-123")
     query = urllib.parse.urlparse(rsps.calls[1].request.url).query
     assert "topicId=abc_DEF-123" in query
+
+
+def test_iter_topics_without_summary_stops_at_a_short_page(rsps, client):
+    """No summary count: pages continue while full (20) and stop at a short one."""
+    token_stub(rsps)
+    heads = [HEADLINE | {"topicId": f"t{n:02d}"} for n in range(25)]
+    rsps.get(API + "/externalTalkList", json={"headlines": heads[:20]},
+             match=[matchers.query_param_matcher({"sellerId": "store", "start": "1", "result": "20"})])
+    rsps.get(API + "/externalTalkList", json={"headlines": heads[20:]},
+             match=[matchers.query_param_matcher({"sellerId": "store", "start": "21", "result": "20"})])
+    assert len(list(client.iter_topics())) == 25
+
+
+def test_iter_topics_stops_if_the_mall_ignores_start(rsps, client):
+    """A mall answering page 1 again for start=21 does not loop forever."""
+    token_stub(rsps)
+    heads = [HEADLINE | {"topicId": f"t{n:02d}"} for n in range(20)]
+    rsps.get(API + "/externalTalkList", json={"summary": {"topic": {"count": 40}}, "headlines": heads})
+    assert len(list(client.iter_topics())) == 20 and len(rsps.calls) == 3
+
+
+def test_missing_message_ids_fall_back_to_position(rsps, client):
+    """Messages without messageId get their 1-based position; replies without id their 0-based one."""
+    token_stub(rsps)
+    rsps.get(API + "/externalTalkDetail", json={"topic": {}, "messages": [{"body": "a"}, {"body": "b"}]})
+    assert [m.id for m in client.detail("t1").messages] == ["1", "2"]
