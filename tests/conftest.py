@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from cryptography.fernet import Fernet
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
@@ -73,10 +74,23 @@ def database_url(database_template, tmp_path):
     return f"sqlite:///{path}"
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The `app` fixture keeps an app context pushed for direct model access; without this, every
+    request would share its `g` (Flask-Login's user, Flask-WTF's CSRF token) and its DB session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """The app on a clean database, with an app context pushed for direct model access."""
     app = create_app(base_config(database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
