@@ -334,3 +334,13 @@ def test_html_errors_of_extra_fields_are_listed(client, contact):
     assert res.status_code == 422 and "categoryは2000文字以内" in res.get_data(as_text=True)
     res = client.post("/forms/contact", data={**VALID, "email": "bad", "category": "配送"})
     assert '<input type="hidden" name="category" value="配送">' in res.get_data(as_text=True)
+
+
+def test_customer_addresses_mail_can_carry(client, contact):
+    """A non-ASCII local part is refused (422); an IDN domain is stored and mailed as punycode."""
+    res = client.post("/forms/contact", json={**VALID, "email": "山田@example.jp"})
+    assert res.status_code == 422 and "email" in res.get_json()["fields"]
+    assert client.post("/forms/contact", json={**VALID, "email": "taro@例え.jp"}).status_code == 201
+    [sub] = _submissions()
+    assert sub.values["email"] == "taro@xn--r8jz45g.jp" and sub.mail_error is None
+    assert _outbox()[1].recipients == ["taro@xn--r8jz45g.jp"]

@@ -9,6 +9,20 @@ from lookups.normalize import is_valid_email
 _SEPARATORS = re.compile(r"[,、，;；\s]+")
 
 
+def ascii_address(value):
+    """The address as mail can carry it without SMTPUTF8 (IDN domain → punycode), or None."""
+    if not is_valid_email(value) or len(value) > 254:
+        return None
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        return None
+    return f"{local}@{domain}"
+
+
 def parse_addresses(text):
     """Split and validate an address list → (addresses, Japanese error messages)."""
     found, errors = [], []
@@ -16,10 +30,11 @@ def parse_addresses(text):
         part = part.strip().strip("<>")
         if not part:
             continue
-        if not is_valid_email(part) or len(part) > 254:
+        address = ascii_address(part)
+        if address is None:
             errors.append(f"「{part[:80]}」はメールアドレスとして正しくありません。")
-        elif part.lower() not in (a.lower() for a in found):
-            found.append(part)
+        elif address.lower() not in (a.lower() for a in found):
+            found.append(address)
     return found, errors
 
 

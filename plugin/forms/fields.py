@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from lookups.normalize import is_valid_email, normalize_tel
+from plugin.forms.addresses import ascii_address
 
 # name → (default label, input type, max length, autocomplete hint)
 TYPES = {
@@ -74,6 +75,8 @@ def _check(field, text):
         return f"{field['label']}は1行で入力してください。"
     if field["name"] == "email" and not is_valid_email(text):
         return "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
+    if field["name"] == "email" and ascii_address(text) is None:
+        return "メールアドレスの@より前は半角英数字と記号で入力してください。"
     if field["name"] == "tel":
         tel = unicodedata.normalize("NFKC", text)
         digits = normalize_tel(tel) or ""
@@ -108,6 +111,8 @@ def validate(fields, data):
         message = _check(field, text)
         if message:
             errors[name] = message
+        elif name == "email":
+            values[name] = ascii_address(text)
     _extras(data, values, errors)
     return values, errors
 

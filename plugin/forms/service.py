@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import clock, helpdesk, mail_templates, settings
-from plugin.compose import build_message, make_msgid
+from plugin.compose import ComposeError, address, build_message, make_msgid
 from plugin.extensions import db
 from plugin.forms import addresses, fields as form_fields
 from plugin.forms.models import FormSubmission, InquiryForm
@@ -114,8 +114,14 @@ def build_mails(form, submission, values, attachments, *, domain, form_url=None)
     """[(role, EmailMessage)]: the notice to the shop (inbox in BCC) and the acknowledgement."""
     ctx = _context(form, submission, values, [a.filename for a in attachments], form_url)
     sender = sender_address(form, domain)
-    customer = values.get("email") or None
     name = values.get("name") or ""
+    customer = values.get("email") or None
+    try:
+        customer = customer and address(customer).addr_spec
+    except ComposeError:
+        # Never let a strange customer address stop the shop's notice; it goes without Reply-To.
+        log.warning("form %s: submission %s has an unusable customer address", form.slug, submission.id)
+        customer = None
     token = secrets.token_hex(4)
     headers = {"X-Mallbridge-Shop": form.shop.code, "X-Mallbridge-Form": form.slug,
                "X-Mallbridge-Submission": str(submission.id),
