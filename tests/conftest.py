@@ -31,8 +31,7 @@ def migrate_to_head(url):
     """Apply every migration to the database at `url` (the same path as `mallbridge db upgrade`)."""
     app = create_app(base_config(url))
     with app.app_context():
-        # "heads": work in progress may carry more than one head until it is linearised.
-        upgrade(revision="heads")
+        upgrade(revision="head")
         db.engine.dispose()
 
 

@@ -45,9 +45,9 @@ def test_downgrade_to_base_and_up_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
     app = create_app(base_config(url))
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade(revision="head")
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
-        upgrade(revision="heads")
+        upgrade(revision="head")
         assert "shop" in inspect(db.engine).get_table_names()
         db.engine.dispose()
