@@ -24,6 +24,16 @@ def shop_id_for(code):
     return shop_id
 
 
+def _code_keys(code, shop_id):
+    """(shop_id, customer_code) pairs for a customer code in the searched shop, or in every shop.
+
+    The only index on customer_code is (shop_id, customer_code); without the shop a lookup by
+    code would read the whole index (a scan that grows with the table). Shops are few.
+    """
+    shop_ids = [shop_id] if shop_id else list(db.session.scalars(select(Shop.id)))
+    return [(sid, code) for sid in shop_ids]
+
+
 def _order_keys(q, shop_id):
     """(shop_id, customer_code) of orders placed with the searched e-mail or phone."""
     conds = []
@@ -51,7 +61,7 @@ def find_members(q):
     if ids:
         conds.append(Member.id.in_(ids))
     if q.customer_code:
-        conds.append(Member.customer_code == q.customer_code)
+        conds.append(tuple_(Member.shop_id, Member.customer_code).in_(_code_keys(q.customer_code, shop_id)))
     keys = _order_keys(q, shop_id)
     if keys:
         conds.append(tuple_(Member.shop_id, Member.customer_code).in_(list(keys)))
@@ -80,7 +90,7 @@ def find_orders(q, limit=50):
     if q.tel_norm:
         conds.append(Order.tel_norm == q.tel_norm)
     if q.customer_code:
-        conds.append(Order.customer_code == q.customer_code)
+        conds.append(tuple_(Order.shop_id, Order.customer_code).in_(_code_keys(q.customer_code, shop_id)))
     keys = {(m.shop_id, m.customer_code) for m in find_members(q)} if (q.email_norm or q.tel_norm) else set()
     if keys:
         conds.append(tuple_(Order.shop_id, Order.customer_code).in_(list(keys)))
