@@ -4,7 +4,7 @@ batch and one transaction, so a million rows take minutes and no row is ever hal
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
@@ -120,8 +120,7 @@ def _write(kind, rows, shops):
             row = {c: values.get(c) if values.get(c) is not None else defaults.get(c) for c in columns}
             row.update(shop_id=key[0], created_at=now, updated_at=now)
             params.append(row)
-        stmt = insert(table).returning(table.c.id, table.c.shop_id, table.c[key_col])
-        for row_id, shop_id, code in db.session.execute(stmt, params):
+        for row_id, shop_id, code in _insert(table, params, ("id", "shop_id", key_col)):
             ids[(shop_id, code)] = row_id
         outcome.inserted += len(new_keys)
     _update_existing(table, merged, existing, now)
@@ -135,7 +134,7 @@ def _write(kind, rows, shops):
         params = [{fk: row_id, "position": pos, **item}
                   for row_id, items in touched for pos, item in enumerate(build(items))]
         if params:
-            db.session.execute(insert(child), params)
+            _insert(child, params)
     return outcome
 
 
@@ -161,6 +160,52 @@ def _update_existing(table, merged, existing, now):
         params = {"b_id": row_id, "b_updated_at": now, **{"b_" + c: values[c] for c in names}}
         groups.setdefault(names, []).append(params)
     for names, params in groups.items():
+        if _postgres():
+            _pg_update(table, names, params)
+            continue
         stmt = (update(table).where(table.c.id == bindparam("b_id"))
                 .values({c: bindparam("b_" + c) for c in (*names, "updated_at")}))
         db.session.execute(stmt, params)
+
+
+# PostgreSQL: one statement per batch that takes each column as an array (unnest). A multi-row
+# VALUES list of the same rows costs more to build and parse than the database needs to store them.
+def _postgres():
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _arrays(table, names, rows, prefix=""):
+    """SQL `unnest(CAST(:a0 AS type[]), …)` and its parameters, one array per column."""
+    dialect = db.session.get_bind().dialect
+    casts = [f"CAST(:a{i} AS {table.c[n].type.compile(dialect=dialect)}[])" for i, n in enumerate(names)]
+    params = {f"a{i}": [row[prefix + n] for row in rows] for i, n in enumerate(names)}
+    return f"unnest({', '.join(casts)})", params
+
+
+def _quoted(names):
+    quote = db.session.get_bind().dialect.identifier_preparer.quote
+    return ", ".join(quote(n) for n in names)
+
+
+def _insert(table, rows, returning=()):
+    """INSERT many rows (all with the same keys); the RETURNING rows when asked."""
+    if _postgres():
+        names = list(rows[0])
+        source, params = _arrays(table, names, rows)
+        sql = f"INSERT INTO {table.name} ({_quoted(names)}) SELECT * FROM {source}"
+        if returning:
+            sql += f" RETURNING {_quoted(returning)}"
+        return db.session.execute(text(sql), params)
+    stmt = insert(table)
+    if returning:
+        stmt = stmt.returning(*(table.c[n] for n in returning))
+    return db.session.execute(stmt, rows)
+
+
+def _pg_update(table, names, rows):
+    names = ("id", *names, "updated_at")
+    source, params = _arrays(table, names, rows, prefix="b_")
+    quote = db.session.get_bind().dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(n)} = v.{quote(n)}" for n in names[1:])
+    db.session.execute(text(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({_quoted(names)}) "
+                            "WHERE t.id = v.id"), params)
