@@ -252,6 +252,12 @@ class YahooClient:
             payload["completeConditionId"] = int(reason)
         self._ok(self._call("PUT", "externalTalkComplete", params={"topicId": topic_id}, json=payload), "complete")
 
+    def make_private(self, topic_id):
+        """Make the topic private (needed before files can be attached)."""
+        topic_id = self._check_topic(topic_id)
+        self._ok(self._call("PUT", "externalTalkPrivate", params={"topicId": topic_id},
+                            json={"sellerId": self.seller_id}), "private")
+
     def upload(self, topic_id, filename, content, content_type=None):
         """Upload a file for a later post (private topics only; JPEG/PNG/GIF/PDF)."""
         topic_id = self._check_topic(topic_id)

@@ -143,9 +143,15 @@ class FakeMallState:
         self.faults.append(fault)
         return fault
 
-    def take_fault(self, mall, path):
-        """The first queued fault that matches this call (its count is used up by one)."""
+    def take_fault(self, mall, path, explicit_only=False):
+        """The first queued fault that matches this call (its count is used up by one).
+
+        explicit_only: only faults naming a `path` apply (the token endpoint, so that API faults
+        are not eaten by a token refresh).
+        """
         for fault in self.faults:
+            if explicit_only and not fault["path"]:
+                continue
             if fault["count"] > 0 and fault["mall"] in (None, mall) and (not fault["path"] or fault["path"] in path):
                 fault["count"] -= 1
                 if fault["count"] == 0:

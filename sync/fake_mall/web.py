@@ -61,11 +61,11 @@ def fault_body(mall, status):
     return rakuten_error(status, "IE999" if status >= 500 else "IE001", f"{status} error").response
 
 
-def before_api(mall, account):
+def before_api(mall, account, explicit_only=False):
     """Apply a queued fault, then the per-account rate limit; called first by every API view."""
     st = state()
     with st.lock:
-        fault = st.take_fault(mall, request.path)
+        fault = st.take_fault(mall, request.path, explicit_only)
         limited = st.over_rate(mall, account) if not fault else False
     if fault:
         kind = fault["kind"]

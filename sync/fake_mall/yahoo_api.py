@@ -15,6 +15,12 @@ auth = Blueprint("fake_yconnect", __name__, url_prefix="/yahoo/yconnect/v2")
 SIGNATURE_SKEW = 600  # seconds a signature's timestamp may differ from the mall's clock
 
 
+@auth.before_request
+def _token_gate():
+    # Faults reach the token endpoint only when they name its path ("/token").
+    before_api("yahoo", request.headers.get("Authorization", "-"), explicit_only=True)
+
+
 @auth.post("/token")
 def token():
     st = state()

@@ -396,3 +396,22 @@ def test_cli_command_is_registered(runner):
     """`mallbridge fake-mall --help` lists the options."""
     result = runner.invoke(args=["fake-mall", "--help"])
     assert result.exit_code == 0 and "--seed" in result.output and "--port" in result.output
+
+
+def test_token_endpoint_faults_only_when_named(mall, yahoo):
+    """A fault naming /token hits the token refresh; unnamed faults are left for the API calls."""
+    control(mall, "POST", "/faults", json={"kind": "status", "status": 503, "mall": "yahoo", "path": "/token"})
+    with pytest.raises(TemporaryMallError):
+        yahoo.list()
+    control(mall, "POST", "/faults", json={"kind": "status", "status": 500, "mall": "yahoo"})
+    with pytest.raises(TemporaryMallError) as err:
+        yahoo.list()
+    assert yahoo.token is not None and err.value.status == 500
+    assert yahoo.list().count == 0
+
+
+def test_make_private_allows_file_upload(mall, yahoo):
+    """A public topic made private accepts files."""
+    public = control(mall, "POST", "/yahoo/topics", json={"is_private": False})["topicId"]
+    yahoo.make_private(public)
+    assert yahoo.upload(public, "a.gif", b"GIF89a").object_key

@@ -391,3 +391,11 @@ def test_missing_message_ids_fall_back_to_position(rsps, client):
     token_stub(rsps)
     rsps.get(API + "/externalTalkDetail", json={"topic": {}, "messages": [{"body": "a"}, {"body": "b"}]})
     assert [m.id for m in client.detail("t1").messages] == ["1", "2"]
+
+
+def test_make_private(rsps, client):
+    """externalTalkPrivate PUTs {sellerId} and expects status ok."""
+    token_stub(rsps)
+    rsps.put(API + "/externalTalkPrivate", json={"status": "ok"}, match=[
+        matchers.query_param_matcher({"topicId": "t1"}), matchers.json_params_matcher({"sellerId": "store"})])
+    client.make_private("t1")
