@@ -4,10 +4,12 @@ Exit status: 0 every row imported, 1 some rows failed (the others were imported)
 refused (nothing written) or the database went away mid-way.
 """
 import csv
+import os
 import sys
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from lookups import importer
 
@@ -37,9 +39,27 @@ def _run(kind, path, report_path, shop):
         if report_file:
             report_file.close()
     _print(kind, path, report)
+    _audit(kind, path, report)
     if report.refused or report.aborted:
         sys.exit(2)
     sys.exit(1 if report.failed else 0)
+
+
+def _audit(kind, path, report):
+    """Imports change customer data, so they go into the audit log like API calls do."""
+    from plugin.extensions import db
+    from plugin.models import AuditLog
+
+    outcome = "refused" if report.refused else "aborted" if report.aborted else "done"
+    db.session.rollback()
+    db.session.add(AuditLog(actor="cli", action=f"import.{kind}", params={"file": os.path.basename(path)},
+                            result_count=report.inserted + report.updated,
+                            detail=f"{outcome} inserted={report.inserted} updated={report.updated} "
+                                   f"failed={report.failed} encoding={report.encoding}"))
+    try:
+        db.session.commit()
+    except SQLAlchemyError:  # the database may be the reason the import stopped; the report still counts
+        db.session.rollback()
 
 
 def _print(kind, path, report):

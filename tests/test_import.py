@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from lookups import importer
+from lookups import importer, records, upsert
 from lookups.models import Member, MemberEmail, Order
 from plugin.extensions import db
 from tests import factories
@@ -226,3 +226,74 @@ def test_script_tags_and_quotes_are_stored_verbatim_and_shown_escaped(client, au
     auth.login()
     page = client.get(f"/members/{m.id}").get_data(as_text=True)
     assert "<script>alert" not in page and "&lt;script&gt;alert(" in page
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-05-01", dt.datetime(2024, 4, 30, 15, 0)),
+    ("2024/05/01", dt.datetime(2024, 4, 30, 15, 0)),
+    ("2024/5/1 9:05", dt.datetime(2024, 5, 1, 0, 5)),
+    ("2024/05/01 12:34:56", dt.datetime(2024, 5, 1, 3, 34, 56)),
+    ("2024-05-01 12:34", dt.datetime(2024, 5, 1, 3, 34)),
+    ("2024-05-01T12:34:56+09:00", dt.datetime(2024, 5, 1, 3, 34, 56)),
+    ("2024-05-01T03:34:56Z", dt.datetime(2024, 5, 1, 3, 34, 56)),
+    ("２０２４年５月１日", dt.datetime(2024, 4, 30, 15, 0)),
+])
+def test_date_spellings_are_jst_and_stored_as_utc(text, expected):
+    """Every accepted date spelling; times without an offset are Japan time."""
+    assert records.parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2024/02/30", "05/01/2024", "昨日", "2024-05-01 25:00", "0001-01-01"])
+def test_bad_dates_are_refused_with_a_reason(text):
+    """Impossible or foreign date spellings are errors, not guesses."""
+    with pytest.raises(records.Invalid):
+        records.parse_datetime(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1980", 1980), ("1,980", 1980), ("¥1,980", 1980), ("￥1,980", 1980), ("\\1,980", 1980),
+    ("1980円", 1980), (" 1,980 円", 1980), ("１９８０", 1980), (0, 0), (1980, 1980),
+])
+def test_yen_spellings(text, expected):
+    """Totals as shop systems write them are whole yen."""
+    assert records.parse_yen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "-¥500", "1980.5", "abc", "", "1e3", "12345678901234567", 1.5, True])
+def test_bad_totals_are_refused(text):
+    """Negative, fractional, non-numeric or absurd totals are errors."""
+    with pytest.raises(records.Invalid):
+        records.parse_yen(text)
+
+
+def test_a_batch_the_database_refuses_is_retried_row_by_row(app, tmp_path, monkeypatch):
+    """If the database refuses a batch, the good rows still land and only the guilty row fails whole."""
+    from sqlalchemy.exc import IntegrityError
+
+    real_write = upsert._write
+
+    def picky_write(kind, rows, shops):
+        outcome = real_write(kind, rows, shops)
+        db.session.flush()
+        if any(values["customer_code"] == "BAD" for _, values in rows):
+            raise IntegrityError("INSERT …", {}, Exception("refused"))
+        return outcome
+
+    monkeypatch.setattr(upsert, "_write", picky_write)
+    text = "customer_code,email\nA,a@example.jp\nBAD,bad@example.jp\nC,c@example.jp\n"
+    with open(write(tmp_path, text), "rb") as f:
+        report = importer.import_csv("members", f)
+    assert (report.inserted, report.failed) == (2, 1)
+    assert report.errors[0].line == 3 and "データベースに保存できませんでした" in report.errors[0].errors[""]
+    assert {m.customer_code for m in db.session.scalars(select(Member))} == {"A", "C"}
+    assert {e.email for e in db.session.scalars(select(MemberEmail))} == {"a@example.jp", "c@example.jp"}
+
+
+def test_cli_import_is_audit_logged(app, runner, tmp_path):
+    """Every CLI import leaves an audit row with the file name and the counts."""
+    from plugin.models import AuditLog
+
+    run(runner, "members", write(tmp_path, "customer_code\nA\n", name="kaiin.csv"))
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "import.members"))
+    assert row.actor == "cli" and row.params == {"file": "kaiin.csv"} and row.result_count == 1
+    assert row.detail.startswith("done inserted=1")
