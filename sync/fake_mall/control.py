@@ -13,8 +13,13 @@ FAULT_KINDS = ("status", "timeout", "truncated", "garbage")
 
 
 @bp.errorhandler(BadInput)
+@bp.errorhandler(ValueError)
+@bp.errorhandler(TypeError)
+@bp.errorhandler(AttributeError)
+@bp.errorhandler(KeyError)
 def _bad(exc):
-    return jsonify(error=str(exc)), 400
+    # Control input of the wrong type ("days_ago": "lots") is the caller's mistake: 400, not 500.
+    return jsonify(error=str(exc) if isinstance(exc, BadInput) else f"bad input: {exc.__class__.__name__}: {exc}"), 400
 
 
 def body():

@@ -157,7 +157,9 @@ def check_reply(body, shop):
     if not isinstance(attachments, list) or len(attachments) > 1:
         raise ie001(attachments="size must be between 0 and 1")
     for a in attachments:
-        label, path = str((a or {}).get("label") or ""), str((a or {}).get("path") or "")
+        if not isinstance(a, dict):
+            raise ie001(attachments="must be a list of {label, path}")
+        label, path = str(a.get("label") or ""), str(a.get("path") or "")
         if not 1 <= len(label) <= 100:
             raise ie001(**{"attachments[0].label": "size must be between 1 and 100"})
         if label.rsplit(".", 1)[-1].lower() not in FILE_TYPES:

@@ -65,13 +65,19 @@ def authenticate(st):
         raise yahoo_error(401, "AccessToken has been expired. This API session is shorter than another API.",
                           "px-04102")
     seller_id = request.args.get("sellerId")
-    if seller_id is None and request.is_json:
-        seller_id = (request.get_json(silent=True) or {}).get("sellerId")
-    if not seller_id:
+    if seller_id is None:
+        seller_id = json_body().get("sellerId")
+    if not seller_id or not isinstance(seller_id, str):
         raise yahoo_error(400, "sellerId is required.")
     if seller_id != seller.seller_id:
         raise yahoo_error(403, "Seller is not allowed.", "px-14304")
     return seller
+
+
+def json_body():
+    """The JSON body when it is an object, else {} (the views then report the missing fields)."""
+    data = request.get_json(silent=True) if request.is_json else None
+    return data if isinstance(data, dict) else {}
 
 
 def _signature_ok(st, seller):
@@ -183,13 +189,15 @@ def talk_detail():
 def talk_add():
     st = state()
     with st.lock:
-        topic, body = _topic(), request.get_json(silent=True)
-        text = body.get("body") if isinstance(body, dict) else None
+        topic, body = _topic(), json_body()
+        text = body.get("body")
         if not isinstance(text, str) or not text.strip() or len(text) > 2000:
             raise yahoo_error(400, "Invalid parameter: body must be 1 to 2000 characters.")
-        files = []
-        for f in body.get("fileList") or []:
-            item = st.files.get((f or {}).get("filePath"))
+        files, wanted = [], body.get("fileList") or []
+        if not isinstance(wanted, list) or not all(isinstance(f, dict) for f in wanted):
+            raise yahoo_error(400, "Invalid parameter: fileList")
+        for f in wanted:
+            item = st.files.get(str(f.get("filePath")))
             if item is None or item["topic_id"] != topic["topicId"] or item["posted"]:
                 raise yahoo_error(400, "Invalid parameter: fileList.filePath")
             item["posted"] = True
@@ -217,7 +225,7 @@ def talk_read():
 @api.put("/externalTalkComplete")
 def talk_complete():
     with state().lock:
-        topic, body = _topic(), request.get_json(silent=True) or {}
+        topic, body = _topic(), json_body()
         reason = body.get("completeConditionId") or 1
         if not str(reason).isdigit() or int(reason) not in COMPLETE_REASONS:
             raise yahoo_error(400, "Invalid parameter: completeConditionId")

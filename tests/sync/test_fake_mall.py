@@ -351,7 +351,13 @@ def test_control_api_rejects_bad_input(mall):
     """Bad control requests get a 400 JSON error naming the problem, never a 500."""
     for path, body in [("/rakuten/inquiries", {"shop_id": 1}), ("/rakuten/inquiries", {"type": "雑談"}),
                        ("/faults", {"kind": "meteor"}), ("/yahoo/topics", {"seller_id": "nobody"}),
-                       ("/rakuten/inquiries/none/messages", {}), ("/rakuten/inquiries", {"reg_date": "yesterday"})]:
+                       ("/rakuten/inquiries/none/messages", {}), ("/rakuten/inquiries", {"reg_date": "yesterday"}),
+                       ("/rakuten/inquiries", {"days_ago": "lots"}), ("/yahoo/topics", {"category": "x"}),
+                       ("/config", {"rate_limit": {"rakuten": "fast"}}), ("/config", {"rate_limit": [1]}),
+                       ("/faults", {"count": "many"}), ("/rakuten/shops", {"shop_id": "abc", "service_secret": "a",
+                                                                           "license_key": "b"}),
+                       ("/yahoo/sellers", {"seller_id": "a", "client_id": "b", "client_secret": "c",
+                                           "refresh_token": "d", "private_key_pem": "junk"})]:
         resp = mall.http.post(mall.url + "/_control" + path, json=body)
         assert resp.status_code == 400 and resp.json()["error"], path
     assert mall.http.post(mall.url + "/_control/faults", data="{nope").status_code == 400
