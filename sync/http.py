@@ -5,17 +5,14 @@ that pulls (code, reason, targets) out of the error body.
 """
 import email.utils
 import json as jsonlib
-import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
 from sync.errors import (AUTH_CODES, Conflict, MallAuthError, MalformedResponse, NotFound,
                          PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
-
-log = logging.getLogger("mallbridge.sync.http")
 
 # (connect, read) seconds; read is per socket read, so a stalled mall fails within 20 s.
 DEFAULT_TIMEOUT = (5.0, 20.0)
@@ -34,7 +31,6 @@ class HttpReply:
     url: str = ""
     mall: str = None
     elapsed: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def text(self):

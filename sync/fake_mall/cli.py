@@ -24,7 +24,8 @@ def banner(server, key_file, seeded):
     lines += ["", "Demo accounts" + (" (seeded with sample inquiries):" if seeded else ":"),
               f"  mallbridge accounts add rakuten --shop default --shop-id {r['shop_id']} "
               f"--service-secret {r['service_secret']} --license-key {r['license_key']}",
-              f"  mallbridge accounts add yahoo --shop default --seller-id {y['seller_id']} --client-id {y['client_id']} "
+              f"  mallbridge accounts add yahoo --shop default --seller-id {y['seller_id']} "
+              f"--client-id {y['client_id']} "
               f"--client-secret {y['client_secret']} --refresh-token {y['refresh_token']} "
               f"--public-key-file {key_file} --key-version {y['key_version']}", ""]
     return "\n".join(lines)
@@ -51,7 +52,8 @@ def run(host, port, seed, rate_limit, key_file):
 def options(fn):
     """The command's options, shared by `mallbridge fake-mall` and `python -m sync.fake_mall`."""
     fn = click.option("--key-file", default=None,
-                      help="Where to write the demo Yahoo! public key (default: instance/fake-mall/yahoo-demo.pem).")(fn)
+                      help="Where to write the demo Yahoo! public key "
+                           "(default: instance/fake-mall/yahoo-demo.pem).")(fn)
     fn = click.option("--rate-limit", type=float, default=10.0, show_default=True,
                       help="Requests per second per account before 429 (0 = unlimited).")(fn)
     fn = click.option("--seed", is_flag=True, help="Add demo inquiries (Rakuten and Yahoo!).")(fn)

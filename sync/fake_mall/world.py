@@ -73,7 +73,8 @@ def add_rakuten_message(st, number, data):
         raise BadInput("from must be user or merchant")
     reg = when(st, data.get("reg_date"), data.get("days_ago"))
     reply = {"id": len(inq["_replies"]), "message": data.get("message", "追加のメッセージ"), "_reg": reg,
-             "replyFrom": sender, "isRead": False, "attachments": store_files(st, data.get("attachments"), inq["shopId"]),
+             "replyFrom": sender, "isRead": False,
+             "attachments": store_files(st, data.get("attachments"), inq["shopId"]),
              "isMessageDeleted": False}
     inq["_replies"].append(reply)
     inq["_updated"] = max(inq["_updated"], reg)

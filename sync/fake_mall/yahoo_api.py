@@ -12,6 +12,7 @@ from sync.yahoo import COMPLETE_REASONS, FILE_TYPES
 
 api = Blueprint("fake_yahoo", __name__, url_prefix="/yahoo/ShoppingWebService/V1")
 auth = Blueprint("fake_yconnect", __name__, url_prefix="/yahoo/yconnect/v2")
+EXPIRED_CHALLENGE = 'Bearer realm="yahooapis.jp", error="invalid_token", error_description="expired token"'
 SIGNATURE_SKEW = 600  # seconds a signature's timestamp may differ from the mall's clock
 
 
@@ -38,7 +39,8 @@ def token():
             return make({"error": "unsupported_grant_type", "error_description": f"{grant} is not supported"}, 400)
         issued = seller.refresh_tokens.get(request.form.get("refresh_token", ""))
         if issued is None or issued + 2_419_200 < st.now():
-            return make({"error": "invalid_grant", "error_description": "The refresh token is expired or invalid."}, 400)
+            return make({"error": "invalid_grant",
+                         "error_description": "The refresh token is expired or invalid."}, 400)
         return make({"access_token": st.issue_access_token(seller.seller_id), "token_type": "Bearer",
                      "expires_in": 3600})
 
@@ -59,8 +61,7 @@ def authenticate(st):
     if seller is not None and seller.allowed_ips is not None and request.remote_addr not in seller.allowed_ips:
         raise yahoo_error(403, "Access denied: source IP address is not allowed.", "px-04306")
     if seller is None or expires <= st.now():
-        raise yahoo_error(401, "Invalid access token.", headers={
-            "WWW-Authenticate": 'Bearer realm="yahooapis.jp", error="invalid_token", error_description="expired token"'})
+        raise yahoo_error(401, "Invalid access token.", headers={"WWW-Authenticate": EXPIRED_CHALLENGE})
     if not _signature_ok(st, seller):
         raise yahoo_error(401, "AccessToken has been expired. This API session is shorter than another API.",
                           "px-04102")
@@ -119,7 +120,8 @@ def _filtered(seller):
     args = request.args
     rows = [headline(t) for t in state().topics.values() if t["sellerId"] == seller.seller_id]
     wanted = [w.strip() for w in (args.get("requestFilter") or args.get("filter") or "").split(",") if w.strip()]
-    tests = {"answered": lambda h: h["sellerPostTime"] is not None, "asnwered": lambda h: h["sellerPostTime"] is not None,
+    answered = lambda h: h["sellerPostTime"] is not None  # noqa: E731
+    tests = {"answered": answered, "asnwered": answered,  # the doc's typo is accepted too
              "unanswered": lambda h: h["isNoAnswer"] and not h["isCompleted"], "completed": lambda h: h["isCompleted"]}
     if any(w not in tests for w in wanted):
         raise yahoo_error(400, "Invalid parameter: requestFilter")
@@ -154,7 +156,8 @@ def _int_arg(name, default):
 def talk_list():
     with state().lock:
         start = _int_arg("start", 1)
-        result = _int_arg("result", int(request.args.get("results", 20)) if request.args.get("results", "").isdigit() else 20)
+        legacy = request.args.get("results", "")  # older doc spelling
+        result = _int_arg("result", int(legacy) if legacy.isdigit() else 20)
         if result > 20:
             raise yahoo_error(400, "Invalid parameter: result must be 20 or less.")
         rows = _filtered(g.seller)

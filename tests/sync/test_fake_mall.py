@@ -15,7 +15,7 @@ from sync.fake_mall.server import FakeMallServer
 from sync.fake_mall.state import FakeMallState
 from sync.fake_mall.world import add_inquiry, add_topic
 from sync.parse import JST
-from sync.rakuten import Attachment, RakutenClient, esa_header
+from sync.rakuten import RakutenClient, esa_header
 from sync.retry import call_with_retry
 from sync.yahoo import YahooClient
 

@@ -184,7 +184,8 @@ def test_reply_posts_shop_id_message_and_attachment(rsps, client):
     """reply sends inquiryNumber, shopId (string), LF text and one attachment; 201 gives the posted message."""
     rsps.post(API + "/inquiry/reply", status=201, json={"result": {
         "message": "ありがとうございます。\n在庫あります。", "regDate": "2026-11-20T10:00:00+09:00",
-        "replyFrom": "merchant", "isRead": False, "attachments": [{"label": "a.png", "path": "2026/11/20/999999/1_ab"}]}},
+        "replyFrom": "merchant", "isRead": False,
+        "attachments": [{"label": "a.png", "path": "2026/11/20/999999/1_ab"}]}},
         match=[matchers.json_params_matcher({"inquiryNumber": "999999-20200519-1t", "shopId": "999999",
                                              "message": "ありがとうございます。\n在庫あります。",
                                              "attachments": [{"label": "a.png", "path": "2026/11/20/999999/1_ab"}]})])
