@@ -202,8 +202,9 @@ def set_text_body(msg, body):
 
 def add_attachment(msg, att):
     """Attach bytes with a (possibly Japanese) file name, encoded with RFC 2231."""
-    maintype, _, subtype = (att.content_type or "application/octet-stream").partition("/")
-    if not maintype or not subtype or _CONTROL.search(att.content_type):
+    content_type = (att.content_type or "application/octet-stream").strip().lower()
+    maintype, _, subtype = content_type.partition("/")
+    if not maintype or not subtype or _CONTROL.search(content_type) or " " in content_type:
         maintype, subtype = "application", "octet-stream"
     filename = clean_header(att.filename).replace("/", "_").replace("\\", "_") or "attachment"
     msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=filename)
