@@ -262,7 +262,7 @@ def smtp_sink():
 
 
 def test_end_to_end_delivery_through_real_smtp(app, client, runner, contact, smtp_sink):
-    """Submission → outbox → `outbox run --once` → SMTP: the inbox gets the mail by envelope only, the customer the ack."""
+    """Submission → outbox → `outbox run --once` → SMTP: the inbox gets it by envelope only, the customer an ack."""
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_sink.port}"
     assert client.post("/forms/contact", json=VALID).status_code == 201
     result = runner.invoke(args=["outbox", "run", "--once"])

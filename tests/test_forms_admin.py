@@ -52,7 +52,8 @@ def test_cli_add_defaults_bcc_to_forwarding_address_and_lists(app, runner):
     assert form.to_list == ["a@example.jp", "b@example.jp"] and form.bcc_addresses is None
     assert form.origin_list == ["https://tea.example.jp"] and form.shop.code == "tea"
     out = runner.invoke(args=["forms", "list"]).output
-    assert out.startswith("contact\ttea\tenabled\tto=a@example.jp, b@example.jp\tbcc=(helpdesk: fwd@inbox.example.test)")
+    assert out.startswith("contact\ttea\tenabled\tto=a@example.jp, b@example.jp\t"
+                          "bcc=(helpdesk: fwd@inbox.example.test)")
 
 
 def test_cli_add_refuses_bad_input(app, runner):

@@ -16,7 +16,8 @@ forms = click.Group("forms", help="Inquiry forms (/forms/<slug>) that mail the s
 @click.option("--bcc", default="", help="BCC addresses; default: the active helpdesk environment's forwarding address.")
 @click.option("--shop", "shop_code", default="default", show_default=True, help="Shop code.")
 @click.option("--title", default=None, help="Form title shown to customers (default お問い合わせ).")
-@click.option("--origin", "origins", multiple=True, help="Shop site allowed to post (CORS), e.g. https://shop.example.jp; repeatable.")
+@click.option("--origin", "origins", multiple=True,
+              help="Shop site allowed to post (CORS), e.g. https://shop.example.jp; repeatable.")
 @click.option("--from", "from_address", default=None, help="Sender address (default: the shop's address).")
 @click.option("--no-ack", is_flag=True, help="Do not send an acknowledgement to the customer.")
 @with_appcontext
