@@ -55,9 +55,10 @@ def new_private_key():
 class FakeMallState:
     """Everything the fake mall knows; all methods expect the caller to hold `lock`."""
 
-    def __init__(self, clock=time.time, rate_limit=DEFAULT_RATE_LIMIT):
+    def __init__(self, clock=time.time, rate_limit=DEFAULT_RATE_LIMIT, rate_clock=time.monotonic):
         self.lock = threading.RLock()
         self._clock = clock
+        self.rate_clock = rate_clock  # the rate limiter's own clock (tests freeze it)
         self.default_rate_limit = rate_limit
         self.reset()
 
@@ -128,7 +129,7 @@ class FakeMallState:
         self.calls[(mall, str(account))] += 1
         if not limit:
             return False
-        recent, now = self._recent[(mall, str(account))], time.monotonic()
+        recent, now = self._recent[(mall, str(account))], self.rate_clock()
         while recent and recent[0] <= now - 1.0:
             recent.popleft()
         if len(recent) >= limit:

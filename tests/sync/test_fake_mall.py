@@ -331,6 +331,7 @@ def test_faults_back_off_and_recover(mall, yahoo):
 
 def test_rate_limit_answers_429(mall, rakuten):
     """Above the configured requests per second the fake answers 429 with Retry-After."""
+    mall.state.rate_clock = lambda: 100.0  # all three calls fall into the same second, however slow the machine
     control(mall, "POST", "/config", json={"rate_limit": {"rakuten": 2}})
     rakuten.count(now() - dt.timedelta(days=1), now())
     rakuten.count(now() - dt.timedelta(days=1), now())
