@@ -18,6 +18,7 @@ DEFAULTS = {
     "RAKUTEN_API_BASE": "https://api.rms.rakuten.co.jp/es/1.0",
     "YAHOO_API_BASE": "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1",
     "YAHOO_AUTH_BASE": "https://auth.login.yahoo.co.jp/yconnect/v2",
+    "FAKE_MALL_URL": "http://127.0.0.1:8900",
     "LOOKUP_ENCODING": "utf-8",
     "LOOKUP_ORDER_LIMIT": 50,
     "API_MAX_ITEMS": 1000,
@@ -33,6 +34,10 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,
 }
+
+
+DEMO_MALL_PATHS = {"RAKUTEN_API_BASE": "/rakuten/es/1.0", "YAHOO_API_BASE": "/yahoo/ShoppingWebService/V1",
+                   "YAHOO_AUTH_BASE": "/yahoo/yconnect/v2"}
 
 
 class ConfigError(RuntimeError):
@@ -55,6 +60,10 @@ def load(app, test_config=None):
         cfg["SECRET_KEY"] = cfg.get("SECRET_KEY") or seed.hex()
         cfg["ENCRYPTION_KEY"] = cfg.get("ENCRYPTION_KEY") or base64.urlsafe_b64encode(seed).decode()
         cfg["SMTP_URL"] = cfg.get("SMTP_URL") or "smtp://127.0.0.1:1025"
+        # The demo talks to `mallbridge fake-mall` (Procfile.demo) unless told otherwise.
+        for key, path in DEMO_MALL_PATHS.items():
+            if f"{ENV_PREFIX}_{key}" not in os.environ and key not in (test_config or {}):
+                cfg[key] = cfg["FAKE_MALL_URL"].rstrip("/") + path
     elif not cfg.get("TESTING"):
         missing = [f"{ENV_PREFIX}_{k}" for k in ("SECRET_KEY", "ENCRYPTION_KEY") if not cfg.get(k)]
         if missing:

@@ -1,0 +1,30 @@
+"""Demo mall accounts: the fake mall's Rakuten shop and Yahoo! store, so `make run` shows mall sync."""
+from sqlalchemy import select
+
+from plugin.extensions import db
+
+
+def seed_mall_accounts(shop_code="default"):
+    """Add the fake mall's demo accounts to a shop unless they exist; returns the names added."""
+    from sync import accounts
+    from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
+    from sync.models import MallAccount
+
+    wanted = {
+        "rakuten": (MallAccount.rakuten_shop_id, str(DEMO_RAKUTEN["shop_id"]), {
+            "rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]),
+            "service_secret": DEMO_RAKUTEN["service_secret"],
+            "license_key": DEMO_RAKUTEN["license_key"]}),
+        "yahoo": (MallAccount.seller_id, DEMO_YAHOO["seller_id"], {
+            "seller_id": DEMO_YAHOO["seller_id"], "client_id": DEMO_YAHOO["client_id"],
+            "client_secret": DEMO_YAHOO["client_secret"], "refresh_token": DEMO_YAHOO["refresh_token"],
+            "public_key": demo_public_key_pem(), "key_version": str(DEMO_YAHOO["key_version"])}),
+    }
+    added = []
+    for mall, (column, external, values) in wanted.items():
+        exists = db.session.scalar(select(MallAccount).where(MallAccount.mall == mall, column == external))
+        if exists is None:
+            accounts.add(mall, shop_code, values)
+            added.append(mall)
+    db.session.commit()
+    return added
