@@ -33,11 +33,12 @@ def connection_from_config():
 @with_appcontext
 def run_cmd(once, batch, idle_seconds):
     """Deliver due mail until SIGTERM (or, with --once, until nothing is due)."""
-    from plugin.outbox.runner import Runner
+    from plugin.outbox.runner import Runner, relax_commit_durability
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conn = connection_from_config()
+    relax_commit_durability()
     runner = Runner(conn, batch=batch, idle_seconds=idle_seconds)
     previous = runner.install_signal_handlers()
     logging.getLogger("plugin.outbox").info("outbox worker started (%s)", conn.settings.display())

@@ -2,13 +2,15 @@
 
 Recipients are handled one by one: those the server accepted are never sent again, those it
 refused permanently are recorded and dropped, and only the temporarily refused ones are
-retried. The row ends `sent`, `failed` (with next_attempt_at) or `dead`. The caller commits.
+retried. The row ends `sent`, `failed` (with next_attempt_at) or `dead`.
+
+No database access here: `deliver` works on a Claimed snapshot and the caller writes its
+changes (one UPDATE, one INSERT per attempt), which keeps the worker's per-message cost low.
 """
 import logging
 
 from plugin import clock
-from plugin.extensions import db
-from plugin.outbox.models import RCPT_REFUSED, RCPT_SENT, OutboxAttempt
+from plugin.outbox.models import RCPT_REFUSED, RCPT_SENT, pending_of
 from plugin.outbox.retry import next_attempt
 from plugin.smtp import PermanentError, TemporaryError, classify
 
@@ -19,9 +21,28 @@ def _short(code, text):
     return f"{code} {text}".strip() if code else str(text)
 
 
+class Claimed:
+    """A claimed row as plain data: what deliver() reads, changes and records."""
+
+    CHANGED = ("state", "sent_at", "lease_until", "next_attempt_at", "last_error", "updated_at", "attempts",
+               "rcpt_state")
+
+    def __init__(self, **values):
+        self.sent_at = self.lease_until = self.next_attempt_at = self.updated_at = None
+        self.__dict__.update(values)
+        self.new_attempts = []
+
+    def pending_recipients(self):
+        """Recipients not yet delivered or permanently refused."""
+        return pending_of(self.recipients, self.rcpt_state)
+
+    def changes(self):
+        """Column values to write back."""
+        return {name: getattr(self, name) for name in self.CHANGED}
+
+
 def _record(row, now, outcome, code=None, text=None, details=None):
-    # Added by foreign key rather than row.history.append, which would load the history first.
-    db.session.add(OutboxAttempt(outbox_id=row.id, at=now, outcome=outcome, code=code, text=text, details=details))
+    row.new_attempts.append(dict(at=now, outcome=outcome, code=code, text=text, details=details))
 
 
 def _finish_sent(row, now, note=None):

@@ -30,6 +30,12 @@ OUTCOME_LABELS = {
 RCPT_PENDING, RCPT_SENT, RCPT_REFUSED = "pending", "sent", "refused"
 
 
+def pending_of(recipients, rcpt_state):
+    """The recipients still pending according to a rcpt_state mapping."""
+    states = rcpt_state or {}
+    return [r for r in recipients if states.get(r, RCPT_PENDING) == RCPT_PENDING]
+
+
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
     # The worker's claim query filters on state and orders by next_attempt_at.
@@ -68,8 +74,7 @@ class OutboxMessage(db.Model):
 
     def pending_recipients(self):
         """Envelope recipients that have not been delivered or permanently refused yet."""
-        states = self.rcpt_state or {}
-        return [r for r in self.recipients if states.get(r, RCPT_PENDING) == RCPT_PENDING]
+        return pending_of(self.recipients, self.rcpt_state)
 
 
 class OutboxAttempt(db.Model):

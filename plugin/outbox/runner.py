@@ -9,6 +9,7 @@ import logging
 import signal
 import time
 
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import clock
@@ -21,6 +22,30 @@ from plugin.smtp import TemporaryError
 log = logging.getLogger("plugin.outbox")
 RECOVER_EVERY = 30  # seconds between lease-recovery sweeps while busy (always done when idle)
 PURGE_EVERY = 3600
+
+
+def relax_commit_durability():
+    """Worker connections only: commit without waiting for the disk flush.
+
+    A commit lost to a power cut (never to a killed process: the data is already in the OS)
+    only undoes a "sent"/"failed" mark or a claim, which means the message is sent again; that
+    is the at-least-once promise anyway, and it is what lets one worker keep up with SMTP.
+    Enqueues happen in the web app and other processes, which keep full durability."""
+    engine = db.engine
+    statement = {"sqlite": "PRAGMA synchronous=NORMAL",  # safe with WAL: no corruption, ever
+                 "postgresql": "SET SESSION synchronous_commit TO off"}.get(engine.dialect.name)
+    if statement is None or event.contains(engine, "connect", _relaxed):
+        return
+    _relaxed.statement = statement
+    event.listen(engine, "connect", _relaxed)
+    engine.dispose()  # pooled connections were opened before the listener existed
+
+
+def _relaxed(dbapi_connection, connection_record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute(_relaxed.statement)
+    cursor.close()
+    dbapi_connection.commit()
 
 
 class Runner:
@@ -53,8 +78,8 @@ class Runner:
         try:
             while not self.stopping:
                 worked = self.iteration()
-                self.periodic(idle=not worked)
-                if worked:
+                recovered = self.periodic(idle=not worked)
+                if worked or recovered:  # recovered rows are due at once
                     continue
                 self.conn.close()  # do not hold an idle session open on the server
                 if once:
@@ -75,28 +100,29 @@ class Runner:
     def iteration(self):
         """One pass: claim a batch and deliver it; returns how many rows were handled."""
         try:
-            ids = store.claim(self.batch, options.get("outbox.lease_seconds"))
+            rows = store.claim_rows(self.batch, options.get("outbox.lease_seconds"))
         except SQLAlchemyError:
             log.exception("cannot claim outbox rows (database unavailable?)")
             db.session.rollback()
             return 0
         schedule, sandbox = options.schedule(), options.sandbox_address()
-        for index, oid in enumerate(ids):
+        ids = [row.id for row in rows]
+        for index, row in enumerate(rows):
             if self.stopping:
                 store.unclaim(ids[index:])
                 break
-            if not self._one(oid, schedule, sandbox):
+            if not self._one(row, schedule, sandbox):
                 store.unclaim(ids[index:])
                 return 0
             self.handled += 1
-        return len(ids)
+        return len(rows)
 
-    def _one(self, oid, schedule, sandbox):
+    def _one(self, row, schedule, sandbox):
         """Deliver one row; False when the SMTP server is unreachable (the pass stops)."""
+        oid = row.id
         try:
-            row = db.session.get(OutboxMessage, oid)
             state = deliver(row, self.conn, schedule, sandbox)
-            db.session.commit()
+            store.save_result(row)
             log.debug("outbox %s → %s", oid, state)
         except TemporaryError as exc:  # only connection-level errors get here
             db.session.rollback()
@@ -137,8 +163,10 @@ class Runner:
             db.session.rollback()
 
     def periodic(self, idle=False):
-        """Lease recovery (when idle, else every RECOVER_EVERY s) and the retention purge."""
+        """Lease recovery (when idle, else every RECOVER_EVERY s) and the retention purge;
+        returns how many rows went back to queued."""
         now = clock.now()
+        back = 0
         try:
             if idle or self._last_recover is None or (now - self._last_recover).total_seconds() >= RECOVER_EVERY:
                 self._last_recover = now
@@ -153,3 +181,4 @@ class Runner:
         except SQLAlchemyError:
             log.exception("outbox housekeeping failed")
             db.session.rollback()
+        return back

