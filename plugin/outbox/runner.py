@@ -59,6 +59,7 @@ class Runner:
         self.sleep = sleep
         self.stopping = False
         self.outage = None  # text of the error while the SMTP server is unreachable
+        self.db_down = False
         self.handled = 0
         self._last_recover = None
         self._last_purge = None
@@ -102,9 +103,14 @@ class Runner:
         try:
             rows = store.claim_rows(self.batch, options.get("outbox.lease_seconds"))
         except SQLAlchemyError:
-            log.exception("cannot claim outbox rows (database unavailable?)")
+            if not self.db_down:  # once per outage, like the SMTP server
+                log.exception("cannot claim outbox rows (database unavailable?)")
+            self.db_down = True
             db.session.rollback()
             return 0
+        if self.db_down:
+            log.warning("database reachable again")
+            self.db_down = False
         schedule, sandbox = options.schedule(), options.sandbox_address()
         ids = [row.id for row in rows]
         for index, row in enumerate(rows):

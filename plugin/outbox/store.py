@@ -76,6 +76,9 @@ def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, de
         extra.append(f"Message-ID: {message_id}")
     elif len(message_id) > 255:
         raise OutboxError("Message-ID is longer than 255 characters")
+    elif db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id)):
+        # A clear error instead of an IntegrityError at commit; use dedupe_key to be idempotent.
+        raise OutboxError(f"a message with Message-ID {message_id} is already in the outbox")
     if not msg.get("Date"):
         extra.append(f"Date: {format_datetime(clock.to_jst(clock.now()))}")
     now = clock.now()

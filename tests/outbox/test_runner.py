@@ -217,3 +217,30 @@ def test_sandbox_address_receives_everything(app, smtp_server, smtp_conn, caplog
         _run_once(smtp_conn)
     assert smtp_server.handler.recipients() == ["sandbox@example.jp"]
     assert _row(oid).state == "sent" and "sandbox" in caplog.text
+
+
+def test_database_outage_is_logged_once_and_survived(app, smtp_server, smtp_conn, monkeypatch, caplog):
+    """A failing claim (database down) is logged once, the loop keeps going and recovers."""
+    from sqlalchemy.exc import OperationalError
+
+    from plugin.outbox import store
+
+    oid, = _enqueue()
+    real, calls = store.claim_rows, []
+
+    def broken(*args):
+        calls.append(1)
+        if len(calls) <= 3:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(*args)
+
+    def fake_sleep(seconds):
+        if _row(oid).state == "sent":
+            runner.stopping = True
+
+    monkeypatch.setattr(store, "claim_rows", broken)
+    runner = Runner(smtp_conn, sleep=fake_sleep)
+    with caplog.at_level(logging.INFO, logger="plugin.outbox"):
+        runner.run()
+    assert caplog.text.count("cannot claim outbox rows") == 1
+    assert "database reachable again" in caplog.text and _row(oid).state == "sent"

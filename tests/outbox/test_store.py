@@ -166,3 +166,18 @@ def test_claim_skips_rows_locked_by_another_worker(app):
         assert store.claim(10, 60) == ids[1:]
         other.rollback()
     assert store.claim(10, 60) == ids[:1]
+
+
+def test_enqueue_refuses_a_duplicate_message_id(app):
+    """The same Message-ID twice is a clear OutboxError (dedupe_key is the idempotent way)."""
+    outbox.enqueue(make_mail(Message_ID="<same@reply.localhost>"))
+    db.session.commit()
+    with pytest.raises(outbox.OutboxError):
+        outbox.enqueue(make_mail(Message_ID="<same@reply.localhost>"))
+
+
+def test_enqueue_leaves_the_callers_message_untouched(app):
+    """Bcc removal and the added Message-ID/Date happen on the stored copy only."""
+    msg = make_mail(Bcc="inbox@relation.example")
+    outbox.enqueue(msg)
+    assert msg["Bcc"] == "inbox@relation.example" and msg["Message-ID"] is None and msg["Date"] is None
