@@ -1,6 +1,6 @@
 """Member and order search for the helpdesk; every branch is an index seek. No Flask here."""
 from sqlalchemy import and_, or_, select, tuple_, union
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order
 from plugin.extensions import db
@@ -66,11 +66,13 @@ def find_members(q):
     ids = _member_ids(q, shop_id)
     if ids is None:
         return []
-    stmt = select(Member).where(Member.id.in_(ids)).options(selectinload(Member.emails), selectinload(Member.phones))
+    # Joined (not selectin) eager loads: one statement instead of three; a member has few
+    # e-mails and phones, so the joined rows stay few. The LIMIT still counts members.
+    stmt = select(Member).where(Member.id.in_(ids)).options(joinedload(Member.emails), joinedload(Member.phones))
     if shop_id:
         stmt = stmt.where(Member.shop_id == shop_id)
     stmt = stmt.order_by(Member.shop_id, Member.customer_code).limit(MEMBER_LIMIT)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt).unique())
 
 
 def latest_orders(member, limit=LATEST_ORDERS):
@@ -99,9 +101,9 @@ def find_orders(q, limit=50):
         keys = [tuple(k) for k in db.session.execute(key_stmt.limit(MEMBER_LIMIT))]
     if keys:
         conds.append(tuple_(Order.shop_id, Order.customer_code).in_(keys))
-    stmt = select(Order).where(or_(*conds)).options(selectinload(Order.items))
+    stmt = select(Order).where(or_(*conds)).options(joinedload(Order.items))
     if shop_id:
         stmt = stmt.where(Order.shop_id == shop_id)
     stmt = stmt.order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit + 1)
-    orders = list(db.session.scalars(stmt))
+    orders = list(db.session.scalars(stmt).unique())
     return orders[:limit], len(orders) > limit
