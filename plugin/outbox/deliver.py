@@ -111,7 +111,8 @@ def deliver(row, conn, schedule, sandbox=None):
     row.rcpt_state = states
     details = {r: [c, t] for r, (c, t) in refused.items()} or None
     if not refused:
-        _record(row, now, "sent", 250, f"sandbox {sandbox}" if sandbox else None)
+        # A clean success is recorded by state and sent_at alone (no attempt row): that keeps
+        # the common case to a single UPDATE. Failures and refusals always get attempt rows.
         earlier = [r for r, s in states.items() if s == RCPT_REFUSED]
         _finish_sent(row, now, f"拒否された宛先: {', '.join(earlier)}" if earlier else None)
         return "sent"

@@ -60,6 +60,7 @@ class Runner:
         self.stopping = False
         self.outage = None  # text of the error while the SMTP server is unreachable
         self.db_down = False
+        self._auto = None
         self.handled = 0
         self._last_recover = None
         self._last_purge = None
@@ -88,6 +89,7 @@ class Runner:
                 self._snooze(self.outage_seconds if self.outage else self.idle_seconds)
         finally:
             self.conn.close()
+            self._close_autocommit()
             db.session.remove()
         return self.handled
 
@@ -128,7 +130,7 @@ class Runner:
         oid = row.id
         try:
             state = deliver(row, self.conn, schedule, sandbox)
-            store.save_result(row)
+            store.save_result(row, self._autocommit())
             log.debug("outbox %s → %s", oid, state)
         except TemporaryError as exc:  # only connection-level errors get here
             db.session.rollback()
@@ -141,12 +143,27 @@ class Runner:
             log.exception("outbox %s: unexpected error, moving it to dead", oid)
             db.session.rollback()
             self.conn.close()  # the session may be mid-command
+            self._close_autocommit()
             self._dead_letter(oid, exc)
             return True
         if self.outage is not None:
             log.warning("SMTP server reachable again")
             self.outage = None
         return True
+
+    def _autocommit(self):
+        """A connection of its own for self-committing result UPDATEs (opened lazily)."""
+        if self._auto is None:
+            self._auto = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._auto
+
+    def _close_autocommit(self):
+        auto, self._auto = self._auto, None
+        if auto is not None:
+            try:
+                auto.close()
+            except SQLAlchemyError:
+                pass
 
     def _note_outage(self, oid, exc):
         try:

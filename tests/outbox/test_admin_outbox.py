@@ -127,3 +127,16 @@ def test_message_without_subject_is_listed(auth, client):
     outbox.enqueue(msg)
     db.session.commit()
     assert "（件名なし）" in client.get("/admin/outbox").get_data(as_text=True)
+
+
+def test_detail_shows_a_clean_success(auth, client, app, smtp_server, smtp_url):
+    """A message sent on the first try shows one success line in its history."""
+    from plugin.outbox.runner import Runner
+    from plugin.smtp import SmtpConnection, parse_smtp_url
+
+    _login_admin(auth)
+    oid = outbox.enqueue(make_mail()).id
+    db.session.commit()
+    Runner(SmtpConnection(parse_smtp_url(smtp_url))).run(once=True)
+    html = client.get(f"/admin/outbox/{oid}").get_data(as_text=True)
+    assert "送信成功" in html and "まだ送信されていません" not in html
