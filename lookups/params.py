@@ -37,6 +37,8 @@ class LookupQuery:
 
 
 _RAW_HIGH = re.compile(rb"[\x80-\xff]")
+# Control characters are never part of an address, phone or code; PostgreSQL refuses NUL outright.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _pairs(raw, encoding):
@@ -101,6 +103,8 @@ def validate(values):
         if value is None:
             continue
         value = value.strip()
+        if _CONTROL.search(value):
+            raise ParamError(f"{key} に使えない文字（制御文字）が含まれています。", key)
         if len(value) > MAX_LENGTHS[key]:
             raise ParamError(f"{key} が長すぎます（{MAX_LENGTHS[key]}文字まで）。", key)
         setattr(q, key, value or None)

@@ -18,6 +18,8 @@ def shop_id_for(code):
     """Shop id for a shop code; None when no filter is asked; UnknownShop when it does not exist."""
     if not code:
         return None
+    if len(code) > 64 or "\x00" in code:
+        raise UnknownShop(code[:64])  # no shop has such a code, and PostgreSQL refuses NUL
     shop_id = db.session.scalar(select(Shop.id).where(Shop.code == code))
     if shop_id is None:
         raise UnknownShop(code)

@@ -22,6 +22,9 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from plugin import converters
+
+    converters.init_app(app)  # bounded <int:…> ids: before any blueprint adds its routes
 
     # Import models so metadata (and Alembic autogenerate) sees every table.
     from lookups import models as _lookup_models  # noqa: F401

@@ -210,3 +210,30 @@ def test_member_and_order_pages(client, auth, taro):
     page = client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "有機緑茶 100g" in page and "¥3,240" in page
     assert client.get("/members/999999").status_code == 404
+
+
+@pytest.mark.parametrize("query,param", [
+    ("customer_code=%00", "customer_code"), ("customer_code=a%00b", "customer_code"),
+    ("tel=%0003-1234-5678", "tel"), ("email=a@example.jp&shop=%00", "shop"),
+])
+def test_control_characters_are_a_400_naming_the_parameter(client, auth, query, param):
+    """NUL and other control characters (PostgreSQL refuses NUL) are a 400 naming the parameter, not a 500."""
+    auth.login()
+    r = client.get(f"/lookup/members?{query}&format=json")
+    assert r.status_code == 400 and r.get_json()["error"]["param"] == param
+    assert client.get(f"/lookup/orders?{query}").status_code == 400
+
+
+def test_ebisumart_alias_with_unusable_shop_code_is_404(client, auth):
+    """A shop code in the alias path that no shop can have (NUL, overlong) is the unknown-shop 404."""
+    auth.login()
+    for code in ("a%00b", "x" * 300):
+        r = client.get(f"/{code}/admin_relation_member_search.html?email=taro@example.jp")
+        assert r.status_code == 404
+
+
+def test_ids_beyond_the_integer_range_are_404(client, auth):
+    """/members/<id> and /orders/<id> with an id no row can have are a 404 page, not a database error."""
+    auth.login()
+    for path in ("/members/99999999999999999999", "/orders/2147483648"):
+        assert client.get(path).status_code == 404
