@@ -3,6 +3,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import Text, cast, func, or_, select
@@ -30,6 +31,7 @@ ACTION_LABELS = {
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 # Cells Excel would run as a formula; prefixed with ' (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -72,6 +74,10 @@ def parse_filter(args):
     f = AuditFilter(user=(args.get("user") or "").strip()[:254], text=(args.get("q") or "").strip())
     if len(f.text) > MAX_TEXT:
         f.errors["q"] = f"検索語は{MAX_TEXT}文字以内にしてください。"
+    # PostgreSQL refuses NUL in a query parameter; no stored value holds control characters.
+    for key, label, value in (("q", "検索語", f.text), ("user", "ユーザー", f.user)):
+        if key not in f.errors and _CONTROL.search(value):
+            f.errors[key] = f"{label}に使えない文字（制御文字）が含まれています。"
     for key, attr in (("from", "date_from"), ("to", "date_to")):
         raw = (args.get(key) or "").strip()
         if raw:

@@ -180,3 +180,14 @@ def test_typed_dates_are_shown_back(client, admin):
     _, page = _page(client, "?from=2026-13-01&to=2026/11/30")
     assert 'type="text" name="from"' in page and 'value="2026-13-01"' in page
     assert 'type="date" name="to"' in page and 'value="2026-11-30"' in page
+
+
+@pytest.mark.parametrize("query, field_message", [
+    ("?q=a%00b", "検索語に使えない文字（制御文字）が含まれています。"),
+    ("?user=a%00b", "ユーザーに使えない文字（制御文字）が含まれています。"),
+])
+def test_control_characters_in_filters_are_explained(client, admin, query, field_message):
+    """NUL in the user or text filter is a 400 with a message (PostgreSQL refuses NUL), never a 500."""
+    r, page = _page(client, query)
+    assert r.status_code == 400 and field_message in page
+    assert client.get("/admin/audit.csv" + query).status_code == 400
