@@ -71,6 +71,8 @@ def load(app, test_config=None):
                 "mallbridge cannot start: set " + " and ".join(missing)
                 + " (or MALLBRIDGE_DEMO=1 for a local demo with generated keys)."
             )
+    if cfg.get("ENCRYPTION_KEY"):
+        check_encryption_keys(cfg["ENCRYPTION_KEY"])
     # Flask ships SESSION_COOKIE_SECURE=False, so only an explicit choice may override ours.
     if "SESSION_COOKIE_SECURE" not in (test_config or {}) and f"{ENV_PREFIX}_SESSION_COOKIE_SECURE" not in os.environ:
         cfg["SESSION_COOKIE_SECURE"] = not cfg["DEMO"] and not cfg.get("TESTING")
@@ -79,6 +81,28 @@ def load(app, test_config=None):
     if not url:
         url = "sqlite:///" + os.path.join(app.instance_path, "mallbridge.db")
     cfg["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(str(url))
+
+
+def check_encryption_keys(raw):
+    """ConfigError unless `raw` is one or more comma-separated Fernet keys.
+
+    Checked at startup: a malformed key would otherwise surface much later, as a failure
+    (or a traceback) the first time a secret is saved.
+    """
+    from cryptography.fernet import Fernet
+
+    keys = [k.strip() for k in str(raw).split(",") if k.strip()]
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            which = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+            raise ConfigError(
+                f"mallbridge cannot start: {ENV_PREFIX}_ENCRYPTION_KEY is malformed ({which} is not a Fernet key: "
+                "32 url-safe base64-encoded bytes). Generate one with: python -c \"from cryptography.fernet "
+                "import Fernet; print(Fernet.generate_key().decode())\"") from None
+    if not keys:
+        raise ConfigError(f"mallbridge cannot start: {ENV_PREFIX}_ENCRYPTION_KEY holds no key.")
 
 
 def normalize_database_url(url):

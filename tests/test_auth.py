@@ -1,7 +1,7 @@
 """Staff login: CSRF, throttle, cookies, logout and the same-site `next` rule."""
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import TEST_KEY, csrf_token
 
 
 def test_login_without_csrf_token_is_refused(app, auth, client):
@@ -42,7 +42,7 @@ def test_session_cookie_is_secure_outside_demo(monkeypatch, tmp_path):
     from plugin import create_app
 
     monkeypatch.setenv("MALLBRIDGE_SECRET_KEY", "x" * 32)
-    monkeypatch.setenv("MALLBRIDGE_ENCRYPTION_KEY", "k")
+    monkeypatch.setenv("MALLBRIDGE_ENCRYPTION_KEY", TEST_KEY)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

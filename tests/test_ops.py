@@ -1,8 +1,13 @@
 """Ops: health check, Prometheus metrics, config errors at startup, the CLI."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from plugin import create_app
 from plugin.config import ConfigError, normalize_database_url
+from tests.conftest import TEST_KEY
 
 
 def test_healthz_reports_database_ok(client):
@@ -14,7 +19,7 @@ def test_healthz_reports_database_ok(client):
 
 def test_healthz_reports_unreachable_database(tmp_path):
     """A database that cannot be opened gives 503, not a 500 page."""
-    app = create_app({"TESTING": True, "SECRET_KEY": "s", "ENCRYPTION_KEY": "k",
+    app = create_app({"TESTING": True, "SECRET_KEY": "s", "ENCRYPTION_KEY": TEST_KEY,
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing-dir/none.db"})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
@@ -87,3 +92,24 @@ def test_cli_creates_users_and_shops(runner):
     assert "rakuten-1\t楽天店" in runner.invoke(args=["shops", "list"]).output
     bad = runner.invoke(args=["shops", "add", "bad code", "--name", "x"])
     assert bad.exit_code != 0 and "letters" in bad.output
+
+
+@pytest.mark.parametrize("key", ["not-a-fernet-key", TEST_KEY + ",short"])
+def test_refuses_to_start_with_a_malformed_encryption_key(monkeypatch, tmp_path, key):
+    """A malformed MALLBRIDGE_ENCRYPTION_KEY stops startup with a message naming the variable, not later."""
+    monkeypatch.delenv("MALLBRIDGE_DEMO", raising=False)
+    monkeypatch.setenv("MALLBRIDGE_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("MALLBRIDGE_ENCRYPTION_KEY", key)
+    with pytest.raises(ConfigError, match="MALLBRIDGE_ENCRYPTION_KEY is malformed"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_wsgi_reports_config_errors_without_a_traceback(tmp_path):
+    """`gunicorn wsgi:app` without keys: one clear line on stderr and exit 4 (gunicorn stops), no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLBRIDGE_")}
+    env["MALLBRIDGE_DATABASE_URL"] = f"sqlite:///{tmp_path}/x.db"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 4
+    assert "MALLBRIDGE_SECRET_KEY" in done.stderr and "Traceback" not in done.stderr
