@@ -12,7 +12,7 @@ import dataclasses
 import threading
 from typing import Any, Callable
 
-from flask import current_app, has_request_context
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -106,6 +106,11 @@ def _cache():
 def _fresh(cache):
     """Reload the stored rows if this process never loaded them or another one wrote since."""
     now = clock.now()
+    if _admin_request_unchecked():
+        # An admin who just saved is redirected to a page that another worker may serve:
+        # console pages compare the version once per request instead of once per second.
+        g._mb_settings_checked = True
+        cache.checked_at = None
     if cache.rows is not None and cache.checked_at is not None:
         age = (now - cache.checked_at).total_seconds()
         if 0 <= age < CHECK_SECONDS:
@@ -119,6 +124,10 @@ def _fresh(cache):
             cache.values = {}
             cache.version = version
     cache.checked_at = now
+
+
+def _admin_request_unchecked():
+    return has_request_context() and request.path.startswith("/admin") and not g.get("_mb_settings_checked")
 
 
 def get(key):

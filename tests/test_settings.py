@@ -101,6 +101,18 @@ def test_cache_is_invalidated_across_app_instances(app, database_url, clock_pinn
         db.engine.dispose()
 
 
+def test_admin_pages_of_another_worker_see_a_save_at_once(app, database_url, clock_pinned):
+    """After a save the redirect may land on another worker: its admin pages never show the old value."""
+    other = create_app(base_config(database_url))
+    with other.test_request_context("/admin/helpdesk"):
+        assert settings.get("t.days") == 90  # loads other's cache within this second
+    settings.set_value("t.days", 7, actor="t")
+    with other.test_request_context("/admin/helpdesk"):
+        assert settings.get("t.days") == 7  # no waiting for the check interval under /admin
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_two_admins_saving_at_once_both_land_in_history(app, database_url):
     """Two workers saving at the same moment (threads, own apps): both values stored, both in the history."""
     apps = [create_app(base_config(database_url)) for _ in range(2)]
