@@ -16,9 +16,10 @@ KINDS = {"members": "会員", "orders": "受注"}
 def _login_redirect():
     """Back to this lookup after login: the raw query (and form body) keep their charset."""
     target = request.path
-    raw = [request.query_string.decode("ascii", "replace")]
+    # Raw Shift_JIS/EUC-JP bytes are percent-encoded, not replaced, so they decode after login.
+    raw = [params.quote_raw(request.query_string)]
     if request.method in ("POST", "PUT") and "json" not in (request.content_type or ""):
-        raw.append(request.get_data().decode("ascii", "replace"))
+        raw.append(params.quote_raw(request.get_data()))
     query = "&".join(r for r in raw if r)
     return redirect(url_for("auth.login", next=target + ("?" + query if query else "")))
 

@@ -41,9 +41,14 @@ _RAW_HIGH = re.compile(rb"[\x80-\xff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
+def quote_raw(raw):
+    """Query bytes as ASCII text: raw (not percent-encoded) bytes some helpdesks send get quoted."""
+    return _RAW_HIGH.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii", "replace")
+
+
 def _pairs(raw, encoding):
-    # Some helpdesks send raw (not percent-encoded) bytes; quote them so one decoder sees all.
-    text = _RAW_HIGH.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii", "replace")
+    # Quoting raw bytes first lets one decoder see them and the percent-encoded ones alike.
+    text = quote_raw(raw)
     try:
         return parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="strict")
     except UnicodeDecodeError:

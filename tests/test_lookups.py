@@ -54,6 +54,18 @@ def test_post_lookup_while_logged_out_keeps_parameters_through_login(client, aut
     assert "山田 太郎" in client.get(next_url).get_data(as_text=True)
 
 
+def test_raw_shift_jis_body_survives_the_login_detour(client, auth):
+    """A logged-out POST with raw (unencoded) Shift_JIS bytes comes back after login with the same bytes."""
+    factories.make_member("会員-０１", emails=("x@example.jp",))
+    body = b"customer_code=" + "会員-０１".encode("cp932") + b"&charset=shift_jis"
+    r = client.post("/lookup/members", data=body, content_type="application/x-www-form-urlencoded")
+    next_url = parse_qs(urlsplit(r.headers["Location"]).query)["next"][0]
+    assert "%89%EF" in next_url  # 会 in Shift_JIS, percent-encoded instead of replaced
+    auth.login()
+    r = client.get(next_url + "&format=json")
+    assert r.status_code == 200 and r.get_json()["query"] == {"customer_code": "会員-０１"}
+
+
 @pytest.mark.parametrize("email", ["taro@example.jp", "  TARO@EXAMPLE.JP ", "Taro@Example.jp", "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ"])
 def test_email_match_is_case_insensitive_and_trimmed(client, auth, taro, email):
     """E-mail match ignores case, surrounding spaces and full-width characters."""
