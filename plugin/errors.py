@@ -3,6 +3,7 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("plugin.errors")
@@ -55,4 +56,17 @@ def init_app(app):
         if isinstance(exc, HTTPException):
             return http_error(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
+        # A failed flush leaves the session refusing every query, and the error page itself
+        # reads the logged-in user: without a rollback werkzeug's English 500 page shows instead.
+        from plugin.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself may be gone; the page must still render
+            log.warning("rollback after an unhandled error failed", exc_info=True)
+        if isinstance(exc, DataError):
+            # The database refused a value that slipped past validation (PostgreSQL: NUL in text,
+            # a string longer than its column, a number out of range): the input's fault.
+            return error_response(400, "入力された値を保存できませんでした（使えない文字が含まれているか、長すぎます）。"
+                                       "入力内容を確認してください。")
         return error_response(500)

@@ -113,3 +113,43 @@ def test_wsgi_reports_config_errors_without_a_traceback(tmp_path):
                           timeout=60)
     assert done.returncode == 4
     assert "MALLBRIDGE_SECRET_KEY" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unexpected_database_error_still_shows_the_japanese_500_page(app, client, auth):
+    """A view that breaks the DB session mid-request still gets the Japanese 500 page (not werkzeug's English one)."""
+    from plugin.extensions import db
+    from plugin.models import User
+
+    def broken():
+        db.session.add(User(email=None, role="agent"))
+        db.session.flush()  # IntegrityError: the session now refuses every query until rolled back
+
+    app.add_url_rule("/test-broken", "test_broken", broken)
+    auth.login()
+    r = client.get("/test-broken")
+    assert r.status_code == 500 and "サーバーでエラーが発生しました" in r.get_data(as_text=True)
+
+
+def test_a_value_the_database_refuses_is_a_400(app, client, auth):
+    """PostgreSQL refusing a value (NUL, too long) that slipped past validation is a 400 that says so, not a 500."""
+    from sqlalchemy.exc import DataError
+
+    def refused():
+        raise DataError("INSERT …", {}, ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes"))
+
+    app.add_url_rule("/test-refused", "test_refused", refused)
+    auth.login()
+    r = client.get("/test-refused")
+    assert r.status_code == 400 and "使えない文字" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/admin/users/new", "/admin/tokens"])
+def test_nul_in_a_name_field_is_never_a_500(client, auth, path):
+    """A NUL byte in a staff or token name: never a 500 (a 400 on PostgreSQL, which refuses NUL)."""
+    from tests.conftest import csrf_token
+
+    auth.login("admin@example.jp", "admin-password-1")
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    data = {"csrf_token": token, "email": "nul@example.jp", "role": "agent", "password": "longpassword1",
+            "name": "a\x00b"}
+    assert client.post(path, data=data).status_code < 500
