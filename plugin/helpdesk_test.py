@@ -76,6 +76,9 @@ def send_test_mail(env, code):
     """Send the test mail to the environment's forwarding address; report what the server said."""
     if not env.forward_to:
         return Step("smtp", False, "転送用アドレスが未設定のため、テストメールを送れません。")
+    if not (current_app.config.get("SMTP_URL") or "").strip():
+        return Step("smtp", False, "送信用SMTPが設定されていません。サーバーの環境変数 MALLBRIDGE_SMTP_URL"
+                                   "（例: smtp://user:pw@smtp.example.jp:587?starttls=1）を設定してください。")
     try:
         config = smtp.parse_smtp_url(current_app.config.get("SMTP_URL"))
     except smtp.SmtpUrlError as exc:

@@ -153,6 +153,15 @@ def test_test_mail_unreachable_server(app):
     assert step.ok is False and "接続できない" in step.message
 
 
+def test_test_mail_without_smtp_url_says_so_in_japanese(app):
+    """No MALLBRIDGE_SMTP_URL on the server: the admin reads a Japanese sentence naming the variable."""
+    _configure()
+    app.config["SMTP_URL"] = None
+    step = helpdesk_test.run("production").steps[0]
+    assert step.ok is False and "MALLBRIDGE_SMTP_URL" in step.message and "設定されていません" in step.message
+    assert "empty" not in step.message
+
+
 @responses.activate
 def test_api_ping_sends_bearer_token(app):
     """With a token, the API is called with Authorization: Bearer and a 200 is reported as success."""
