@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "lookup.members": "会員検索",
     "lookup.orders": "受注検索",
     "user.create": "スタッフ追加",
+    "user.update": "スタッフ更新（コマンド）",
     "user.enable": "スタッフ有効化",
     "user.disable": "スタッフ無効化",
     "user.role": "スタッフ権限変更",

@@ -43,6 +43,7 @@ def users_create(email, role, name, password_stdin):
     from plugin.auth import normalize_login_email
 
     email = normalize_login_email(email)
+    name = _checked_text(name, 200, "--name")
     if not is_valid_email(email):
         raise click.BadParameter("not a valid e-mail address", param_hint="--email")
     if password_stdin:
@@ -59,6 +60,7 @@ def users_create(email, role, name, password_stdin):
     user.role, user.active = role, True
     user.name = name or user.name
     user.set_password(password)
+    _audit("user.create" if created else "user.update", {"email": email, "role": role})
     db.session.commit()
     click.echo(f"{'created' if created else 'updated'} {role} {email}")
 
@@ -68,9 +70,33 @@ def users_create(email, role, name, password_stdin):
 @with_appcontext
 def tokens_create(name):
     """Create an API token and print it once (it is stored hashed)."""
-    from plugin.tokens import create_token
+    from plugin.models import ApiToken
 
-    click.echo(create_token(name.strip()))
+    name = _checked_text(name, 100, "--name", required=True)
+    row, plain = ApiToken.issue(name)
+    db.session.add(row)
+    _audit("token.create", {"name": row.name, "prefix": row.prefix})
+    db.session.commit()
+    click.echo(plain)
+
+
+def _checked_text(value, size, hint, required=False):
+    """A stripped option value that fits its column (PostgreSQL refuses longer text and NUL)."""
+    import re
+
+    value = (value or "").strip()
+    if required and not value:
+        raise click.BadParameter("must not be empty", param_hint=hint)
+    if len(value) > size or re.search("[\x00-\x1f\x7f]", value):
+        raise click.BadParameter(f"at most {size} characters, no control characters", param_hint=hint)
+    return value or None
+
+
+def _audit(action, params):
+    """Console and command line leave the same trail: an audit row with actor 'cli'."""
+    from plugin.models import AuditLog
+
+    db.session.add(AuditLog(actor="cli", action=action, params=params))
 
 
 @shops.command("add")

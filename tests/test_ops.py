@@ -94,6 +94,30 @@ def test_cli_creates_users_and_shops(runner):
     assert bad.exit_code != 0 and "letters" in bad.output
 
 
+def test_cli_account_and_token_changes_are_audited(app, runner):
+    """Staff accounts and API tokens made on the command line appear in the audit log like console ones."""
+    from plugin.extensions import db
+    from plugin.models import AuditLog
+
+    runner.invoke(args=["users", "create", "--email", "boss@example.jp", "--role", "admin", "--password-stdin"],
+                  input="long-password-1\n")
+    runner.invoke(args=["users", "create", "--email", "boss@example.jp", "--role", "agent", "--password-stdin"],
+                  input="long-password-2\n")
+    runner.invoke(args=["tokens", "create", "--name", "受注連携"])
+    rows = [(r.actor, r.action, r.params) for r in db.session.query(AuditLog).order_by(AuditLog.id)]
+    assert rows[0] == ("cli", "user.create", {"email": "boss@example.jp", "role": "admin"})
+    assert rows[1] == ("cli", "user.update", {"email": "boss@example.jp", "role": "agent"})
+    assert rows[2][:2] == ("cli", "token.create") and rows[2][2]["name"] == "受注連携"
+
+
+@pytest.mark.parametrize("args", [["tokens", "create", "--name", "x" * 101], ["tokens", "create", "--name", " "],
+                                  ["users", "create", "--email", "a@example.jp", "--name", "x" * 201, "--password-stdin"]])
+def test_cli_refuses_names_that_do_not_fit(runner, args):
+    """Overlong or empty names are a usage error (exit 2), not a database traceback."""
+    result = runner.invoke(args=args, input="long-password-1\n")
+    assert result.exit_code == 2 and "--name" in result.output
+
+
 @pytest.mark.parametrize("key", ["not-a-fernet-key", TEST_KEY + ",short"])
 def test_refuses_to_start_with_a_malformed_encryption_key(monkeypatch, tmp_path, key):
     """A malformed MALLBRIDGE_ENCRYPTION_KEY stops startup with a message naming the variable, not later."""
