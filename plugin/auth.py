@@ -46,6 +46,8 @@ def safe_next(target):
     """Only same-site paths are followed after login; anything else goes to the start page."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("web.index")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return url_for("web.index")  # CR/LF cannot go into a Location header; nothing legitimate has them
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return url_for("web.index")

@@ -53,6 +53,8 @@ def test_session_cookie_is_secure_outside_demo(monkeypatch, tmp_path):
     ("//evil.example/", "/"),
     ("/\\evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    ("/\r\nX-Evil: 1", "/"),
+    ("/\x00x", "/"),
 ])
 def test_next_only_follows_same_site_paths(app, auth, target, expected):
     """After login, `next` is followed only when it is a path on this site."""
