@@ -4,11 +4,17 @@ from flask_login import current_user
 
 from lookups import params, queries
 from lookups.serialize import member_json, order_json
-from plugin import audit, metrics
+from plugin import audit, metrics, settings
 from plugin.errors import error_response, wants_json
 from plugin.tokens import bearer_token
 
 bp = Blueprint("lookups", __name__)
+settings.declare_section("lookups", "顧客検索")
+settings.declare(
+    "lookups.encoding", type="choice", default="server", section="lookups", label="検索パラメータの文字コード",
+    choices=[("server", "サーバー設定に従う（MALLBRIDGE_LOOKUP_ENCODING、通常は UTF-8）"), ("utf-8", "UTF-8"),
+             ("shift_jis", "Shift_JIS"), ("euc-jp", "EUC-JP")],
+    help="ヘルプデスクが検索パラメータを Shift_JIS や EUC-JP で送る場合に選びます。URLの charset パラメータが優先されます。")
 METHODS = ["GET", "POST", "PUT"]
 KINDS = {"members": "会員", "orders": "受注"}
 
@@ -38,8 +44,7 @@ def lookup(kind, shop_code=None):
         return error_response(401) if wants_json() else _login_redirect()
     body = request.get_data() if request.method in ("POST", "PUT") else b""
     try:
-        q = params.parse(request.query_string, body, request.content_type,
-                         current_app.config["LOOKUP_ENCODING"])
+        q = params.parse(request.query_string, body, request.content_type, _default_charset())
         if shop_code:
             q.shop = shop_code
         if kind == "members":
@@ -68,6 +73,12 @@ def lookup(kind, shop_code=None):
     # reload each member, e-mail, phone and order one query at a time (half of a lookup's queries).
     audit.record(f"lookup.{kind}", q.as_dict(), len(results), actor=actor or None)
     return response
+
+
+def _default_charset():
+    """The admin's lookup-encoding setting, else the deployment default."""
+    chosen = settings.get("lookups.encoding")
+    return current_app.config["LOOKUP_ENCODING"] if chosen in (None, "server") else chosen
 
 
 def _form_values():

@@ -144,6 +144,20 @@ def test_charset_parameter_decodes_japanese_query(client, auth, charset, encodin
     assert len(r.get_json()["members"]) == 1
 
 
+def test_lookup_encoding_setting_applies_without_charset_parameter(client, auth):
+    """An admin sets the lookup encoding to Shift_JIS: parameters without `charset` are decoded in it."""
+    from plugin import settings
+
+    factories.make_member("会員-０１", emails=("x@example.jp",))
+    settings.set_value("lookups.encoding", "shift_jis", actor="t")
+    auth.login()
+    raw = quote("会員-０１".encode("cp932"))
+    r = client.get(f"/lookup/members?customer_code={raw}&format=json")
+    assert r.status_code == 200 and len(r.get_json()["members"]) == 1
+    utf8 = quote("会員-０１".encode("utf-8"))
+    assert len(client.get(f"/lookup/members?customer_code={utf8}&charset=utf-8&format=json").get_json()["members"]) == 1
+
+
 def test_bytes_that_do_not_decode_are_a_400(client, auth):
     """Shift_JIS bytes sent as UTF-8: 400 saying the charset does not fit."""
     auth.login()
