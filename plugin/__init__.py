@@ -43,6 +43,9 @@ def create_app(test_config=None):
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mailbox.bp)
+    from sync import complete_views
+
+    app.register_blueprint(complete_views.bp)  # /complete/<token> (issue 7)
     from plugin import forms
 
     forms.init_app(app)  # public /forms/<slug>: blueprint, CSRF exemption, rate limiter

@@ -20,7 +20,9 @@ def fake_mall(host, port, seed, rate_limit, key_file):
         key_file or os.path.join(current_app.instance_path, "fake-mall", "yahoo-demo.pem"))
 
 
-COMMANDS = [fake_mall]
+from sync.smtp_in import smtp_in  # noqa: E402  (issue 7: reply intake)
+
+COMMANDS = [fake_mall, smtp_in]
 
 
 def register(app):

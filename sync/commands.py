@@ -142,6 +142,7 @@ def run(once):
             if result.error or result.new_messages:
                 click.echo(f"account {result.account_id}: {result.new_messages} new"
                            + (f", error: {result.error}" if result.error else ""))
+        _post_replies()
         if last_expiry is None or time.monotonic() - last_expiry >= EXPIRY_EVERY:
             try:
                 expiry.run()
@@ -156,6 +157,20 @@ def run(once):
         while wait > 0 and not stop["now"]:
             time.sleep(min(wait, 0.5))
             wait -= 0.5
+
+
+def _post_replies():
+    """Post queued replies and completions (issue 7); a failure here never stops polling."""
+    from sync import reply_queue
+
+    try:
+        counts = reply_queue.run_pass()
+    except Exception:  # noqa: BLE001 - replies must not stop polling
+        log.exception("posting replies failed")
+        db.session.rollback()
+        return
+    if counts["posted"] or counts["failed"]:
+        click.echo(f"replies: {counts['posted']} posted, {counts['failed']} failed")
 
 
 def _until_next_due(poll_seconds):

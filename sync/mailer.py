@@ -186,6 +186,11 @@ def body(account, msg):
             lines.append(f"添付ファイル「{compose.clean_header(item.name)}」: {item.note or '添付していません'}"
                          f"（モールで確認: {link['inquiry']}）")
     lines.append("このメールに返信すると、モールのお客様に返信として送られます（スレッド内で返信してください）。")
+    from sync import complete  # the signed completion link (issue 7)
+
+    done = complete.mail_line(account.id, msg.inquiry_id)
+    if done:
+        lines.append(done)
     return "\n".join(lines)
 
 

@@ -38,3 +38,4 @@ from plugin.admin import forms  # noqa: E402,F401
 from plugin.admin import mail_templates  # noqa: E402,F401
 from plugin.admin import mall_accounts  # noqa: E402,F401
 from plugin.admin import routing  # noqa: E402,F401
+from plugin.admin import replies  # noqa: E402,F401

@@ -1,0 +1,237 @@
+"""Reply intake: a stored ReplyMail → a queued mall write, a bounce to the agent, or a silent drop.
+
+Order of the checks: loops first (an auto-reply must never be answered, not even with a
+bounce), then the signed recipient, the per-account rate limit, which inquiry the reply
+belongs to, and the mall's rules. Whatever happens is written on the ReplyMail row, which
+the admin page shows; the raw mail stays there, so nothing is lost.
+"""
+import datetime as dt
+import logging
+import re
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from plugin import clock, compose
+from plugin.extensions import db
+from sync import mailer, reply_options, reply_parse, reply_queue, reply_rules
+from sync.models import MALL_LABELS, InboundMessage, MallAccount, MallInquiry
+from sync.reply_models import ReplyJob, ReplyMail
+
+log = logging.getLogger("mallbridge.replies")
+BOUNCES_PER_SENDER_HOUR = 10
+_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|bounces?)([+-].*)?$", re.I)
+
+
+class Rejected(Exception):
+    """A rule was broken: the sender gets `problems` (Japanese) in a bounce."""
+
+    def __init__(self, *problems):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def account_for_recipient(address):
+    """The enabled MallAccount a signed reply address names, else None (forged, foreign, disabled)."""
+    found = mailer.read_reply_address(address)
+    if found is None:
+        return None
+    mall, account_id, _key = found
+    account = db.session.get(MallAccount, account_id)
+    if account is None or not account.enabled or account.mall != mall:
+        return None
+    return account
+
+
+def store(raw, *, rcpt, mail_from=None, peer=None):
+    """Write the raw mail before anything else (committed); returns the row id."""
+    row = ReplyMail(raw=raw, size=len(raw), rcpt=rcpt[:512], mail_from=(mail_from or "")[:512] or None,
+                    peer=(peer or "")[:255] or None, state="received", received_at=clock.now())
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def loop_reason(parsed, mail_from):
+    """Why this mail is an auto-reply or a loop (never to be posted or answered), else None."""
+    h = parsed.headers
+    auto = h.get("auto-submitted", "").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    precedence = h.get("precedence", "").strip().lower()
+    if precedence in ("bulk", "auto_reply", "list", "junk"):
+        return f"Precedence: {precedence}"
+    for name in ("x-autoreply", "x-autorespond"):
+        if h.get(name):
+            return f"{name}: {h[name]}"
+    if h.get("x-mallbridge-mall"):
+        return "mallbridge's own mail came back"
+    domain = current_app.config["REPLY_DOMAIN"].lower()
+    if parsed.message_id.lower().rstrip(">").endswith("@" + domain):
+        return f"own Message-ID {parsed.message_id}"
+    if mail_from is not None and mail_from.strip() in ("", "<>"):
+        return "null envelope sender (delivery status notification)"
+    for addr in (parsed.sender, mail_from or ""):
+        if addr and _ROBOTS.match(addr.split("@")[0]):
+            return f"sender {addr}"
+    return None
+
+
+def _completed(account_id, inquiry_id):
+    return db.session.scalar(select(ReplyJob.id).where(
+        ReplyJob.account_id == account_id, ReplyJob.inquiry_id == inquiry_id, ReplyJob.kind == "complete",
+        ReplyJob.state.in_(("queued", "posting", "posted", "failed"))).limit(1)) is not None
+
+
+def find_inquiry(account, key, refs):
+    """The MallInquiry a reply answers: from our Message-IDs in In-Reply-To/References, else the
+    customer's only open inquiry; Rejected (with how to reply in the thread) otherwise."""
+    if refs:
+        inquiry = db.session.scalar(select(MallInquiry).where(MallInquiry.first_message_id.in_(refs)).limit(1))
+        if inquiry is None:
+            hit = db.session.execute(select(InboundMessage.account_id, InboundMessage.inquiry_id)
+                                     .where(InboundMessage.mail_message_id.in_(refs)).limit(1)).first()
+            if hit is not None:
+                inquiry = db.session.scalar(select(MallInquiry).where(
+                    MallInquiry.account_id == hit[0], MallInquiry.inquiry_id == hit[1]))
+        if inquiry is not None:
+            if inquiry.account_id != account.id or (inquiry.customer and inquiry.customer != key):
+                raise Rejected("返信先のアドレスとスレッドの問い合わせが一致しません。別のお客様のスレッドに返信していないか確認し、"
+                               "受信箱に届いたメールのスレッド内でそのまま返信してください。")
+            return inquiry
+    open_ = [i for i in db.session.scalars(select(MallInquiry).where(
+        MallInquiry.account_id == account.id, MallInquiry.customer == key).order_by(MallInquiry.id))
+        if not _completed(account.id, i.inquiry_id)]
+    if len(open_) == 1:
+        return open_[0]
+    how = ("受信箱に届いたモールのメールを開き、そのスレッドの中で返信してください"
+           "（新規メールや件名・スレッドを変えた返信では、どの問い合わせへの返信か分かりません）。")
+    if not open_:
+        raise Rejected("このお客様の未完了の問い合わせが見つからないため、どの問い合わせへの返信か分かりません。" + how)
+    raise Rejected(f"このお客様には未完了の問い合わせが{len(open_)}件あるため、どの問い合わせへの返信か分かりません。" + how)
+
+
+def _rate_limited(account_id):
+    since = clock.now() - dt.timedelta(hours=1)
+    count = db.session.scalar(select(func.count(ReplyJob.id)).where(
+        ReplyJob.account_id == account_id, ReplyJob.kind == "reply", ReplyJob.created_at >= since))
+    limit = reply_options.get("max_per_hour")
+    return count >= limit, limit
+
+
+def process(mail_id):
+    """Run intake on one stored mail (committed); returns its new state."""
+    row = db.session.get(ReplyMail, mail_id)
+    if row is None or row.state != "received":
+        return row.state if row else None
+    parsed = reply_parse.parse_bytes(row.raw, reply_options.quote_markers())
+    row.sender, row.subject = (parsed.sender or "")[:254] or None, compose.clean_header(parsed.subject)
+    row.message_id, row.text = parsed.message_id[:255] or None, parsed.text
+    row.processed_at = clock.now()
+    reason = loop_reason(parsed, row.mail_from)
+    if reason:
+        row.state, row.problem = "dropped", f"自動応答またはループのため破棄しました（{reason}）。"
+        log.info("reply mail %s dropped: %s", row.id, reason)
+        db.session.commit()
+        return row.state
+    try:
+        job = _accept(row, parsed)
+    except Rejected as exc:
+        _bounce(row, exc.problems)
+    else:
+        row.state, row.problem = "accepted", None
+        log.info("reply mail %s → job %s (%s %s)", row.id, job.id, job.kind, job.inquiry_id)
+    db.session.commit()
+    return row.state
+
+
+def _accept(row, parsed):
+    found = mailer.read_reply_address(row.rcpt)
+    account = account_for_recipient(row.rcpt)
+    if account is None:
+        raise Rejected("返信先のモールアカウントが無効になっているか、返信用アドレスが正しくありません。")
+    row.account_id = account.id
+    inquiry = find_inquiry(account, found[2], parsed.references)
+    row.inquiry_id = inquiry.inquiry_id
+    if not parsed.text.strip() and not parsed.files:
+        if parsed.complete:
+            return reply_queue.enqueue_complete(account.id, inquiry.inquiry_id, actor=row.sender, mail_id=row.id)
+        raise Rejected("返信本文が空です。引用部分の上に返信を書いてください。")
+    limited, limit = _rate_limited(account.id)
+    if limited:
+        raise Rejected(f"このモールアカウントへの返信が1時間に{limit}件を超えたため、送信を止めました。"
+                       "誤送信やメールのループでないか確認し、しばらくしてからもう一度返信してください。")
+    result = reply_rules.check(account.mall, parsed.text, parsed.files)
+    if result.problems:
+        raise Rejected(*result.problems)
+    return reply_queue.enqueue_reply(account.id, inquiry.inquiry_id, result.text, result.files,
+                                     complete_after=parsed.complete, mail_id=row.id, actor=row.sender)
+
+
+def _bounce(row, problems):
+    row.state, row.problem = "bounced", "\n".join(problems)
+    to = row.sender if row.sender and "@" in row.sender else None
+    domain = current_app.config["REPLY_DOMAIN"].lower()
+    if to and to.lower().endswith("@" + domain):
+        to = None  # never mail our own reply domain: that would loop back into smtp-in
+    if to is None and row.mail_from and "@" in row.mail_from and not row.mail_from.lower().endswith("@" + domain):
+        to = row.mail_from.strip("<>")
+    if to is None:
+        row.problem += "\n（差出人が不明なため、差し戻しメールは送っていません）"
+        return
+    since = clock.now() - dt.timedelta(hours=1)
+    recent = db.session.scalar(select(func.count(ReplyMail.id)).where(
+        ReplyMail.sender == row.sender, ReplyMail.state == "bounced", ReplyMail.processed_at >= since,
+        ReplyMail.id != row.id))
+    if recent >= BOUNCES_PER_SENDER_HOUR:
+        row.problem += "\n（差し戻しが多すぎるため、差し戻しメールは送っていません）"
+        return
+    from plugin import outbox
+
+    mail = bounce_message(row, problems, to)
+    account = db.session.get(MallAccount, row.account_id) if row.account_id else None
+    outbox.enqueue(mail, kind="reply_bounce", shop_id=account.shop_id if account else None,
+                   dedupe_key=f"reply-bounce:{row.id}")
+
+
+def bounce_message(row, problems, to):
+    """The Japanese mail that tells the agent why the reply was not posted and what to fix."""
+    domain = current_app.config["REPLY_DOMAIN"]
+    account = db.session.get(MallAccount, row.account_id) if row.account_id else None
+    mall = MALL_LABELS.get(account.mall, account.mall) if account else "モール"
+    lines = [f"この返信は{mall}のお客様に送っていません。次の点を直して、もう一度同じスレッドで返信してください。", ""]
+    lines += [f"・{p}" for p in problems]
+    lines += ["", "─" * 30, "受け取った返信（引用部分を除いた本文）:", "", row.text or "（本文なし）"]
+    headers = {"Auto-Submitted": "auto-replied", "X-Mallbridge-Bounce": str(row.id)}
+    if row.message_id:
+        headers.update(compose.thread_headers(row.message_id))
+    return compose.build_message(sender=[(f"mallbridge@{domain}", "mallbridge 返信エラー")], to=[to],
+                                 subject=f"【返信できませんでした】{row.subject or ''}".strip(),
+                                 body="\n".join(lines), headers=headers,
+                                 message_id=compose.make_msgid(f"reply-bounce.{row.id}", domain))
+
+
+def process_pending(older_than_seconds=300, limit=100):
+    """Intake for mails left `received` (smtp-in crashed after storing); returns how many."""
+    cutoff = clock.now() - dt.timedelta(seconds=older_than_seconds)
+    ids = list(db.session.scalars(select(ReplyMail.id).where(ReplyMail.state == "received",
+                                                             ReplyMail.processed_at.is_(None),
+                                                             ReplyMail.received_at <= cutoff)
+                                  .order_by(ReplyMail.id).limit(limit)))
+    for mail_id in ids:
+        try:
+            process(mail_id)
+        except Exception:  # noqa: BLE001 - one broken mail must not block the rest
+            log.exception("reply mail %s: intake failed", mail_id)
+            db.session.rollback()
+            note_failure(mail_id)
+    return len(ids)
+
+
+def note_failure(mail_id):
+    """Mark a mail whose intake crashed, so the admin sees it and the sweep does not loop on it."""
+    row = db.session.get(ReplyMail, mail_id)
+    if row is not None and row.state == "received":
+        row.processed_at = clock.now()
+        row.problem = "取り込み中に内部エラーが発生しました。管理画面から再処理してください。"
+        db.session.commit()
