@@ -71,7 +71,7 @@ def lookup(value):
 
 def status(account, inquiry_id):
     """What the confirm page shows: the completion job so far, and whether we replied via the API."""
-    return {"job": reply_queue.open_job(account.id, inquiry_id, "complete"),
+    return {"job": reply_queue.latest_job(account.id, inquiry_id, "complete"),
             "api_reply": reply_queue.open_job(account.id, inquiry_id, "reply") is not None,
             "reasons": COMPLETE_REASONS if account.mall == "yahoo" else None}
 

@@ -20,6 +20,7 @@ _ON_WROTE = re.compile(r"^\s*(on\s.+|\d{4}[/年-].+)\swrote\s*:\s*$", re.I)
 _ON_START = re.compile(r"^\s*on\s.{6,}", re.I)
 _JA_WROTE = re.compile(r"(さんは書きました|さんが書きました|のメッセージ|wrote)\s*[:：]\s*$")
 # Gmail (JA): "2026年11月23日(月) 10:00 山田 花子 <r+…@reply.example.jp>:" followed by quoted lines.
+_JA_DATE_START = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日")
 _JA_DATE = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日.*[:：]\s*$")
 _HEADER_BLOCK = re.compile(r"^\s*\*?(差出人|送信者|From)\s*\*?\s*[:：]", re.I)
 _HEADER_FOLLOW = re.compile(r"^\s*\*?(送信日時|日時|送信日|Sent|Date|宛先|To|件名|Subject|CC)\s*\*?\s*[:：]", re.I)
@@ -191,6 +192,10 @@ def _attribution_at(lines, i):
         return 2
     if _JA_DATE.match(line) and (i + 1 >= len(lines) or _is_quote(nxt) or not nxt.strip()):
         return 1
+    after = lines[i + 2] if i + 2 < len(lines) else ""
+    if (_JA_DATE_START.match(line) and re.search(r"[:：]\s*$", nxt) and len(nxt) < 120
+            and (_is_quote(after) or not after.strip())):
+        return 2  # Gmail wraps a long "date name <address>:" line
     return 0
 
 

@@ -74,6 +74,13 @@ def open_job(account_id, inquiry_id, kind):
         ReplyJob.state.in_(OPEN_STATES + ("posted",))).order_by(ReplyJob.id.desc()).limit(1))
 
 
+def latest_job(account_id, inquiry_id, kind):
+    """The newest job of this kind for the inquiry in any state but discarded (for status pages)."""
+    return db.session.scalar(select(ReplyJob).where(
+        ReplyJob.account_id == account_id, ReplyJob.inquiry_id == str(inquiry_id), ReplyJob.kind == kind,
+        ReplyJob.state != "discarded").order_by(ReplyJob.id.desc()).limit(1))
+
+
 def requeue(job_id):
     """dead / failed / discarded → queued with a fresh retry budget; True if it changed."""
     return _transition(job_id, ("dead", "failed", "discarded"), state="queued", attempts=0, lease_until=None,

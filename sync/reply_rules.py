@@ -22,7 +22,8 @@ FILE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gi
 _MAGIC = {"png": (b"\x89PNG",), "jpg": (b"\xff\xd8",), "jpeg": (b"\xff\xd8",), "gif": (b"GIF8",), "pdf": (b"%PDF",)}
 _TYPE_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/gif": "gif", "application/pdf": "pdf"}
 # Anything that looks like a link: a scheme URL, or a bare www. host the mall would linkify.
-_LINK = re.compile(r"\b(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>\"'、。）」]+")
+# URL characters are ASCII (RFC 3986), so a link followed directly by Japanese text ends there.
+_LINK = re.compile(r"(?<![A-Za-z0-9+.-])(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
 _BREAK_AFTER = "、。，．,.!?！？)）」』】 　"
 
 
