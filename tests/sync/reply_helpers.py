@@ -109,5 +109,16 @@ def posted(mall, kind=None):
         return [p for p in mall.state.posted if kind in (None, p["mall"])]
 
 
-__all__ = ["smtp_in", "send", "deliver_rakuten", "reply_to", "reply_address", "mails", "jobs", "posted",
+__all__ = ["smtp_in", "send", "deliver_rakuten", "deliver_yahoo", "reply_to", "reply_address", "mails", "jobs", "posted",
            "last_mail", "AGENT", "SHOP", "free_port", "yahoo_account"]
+
+
+def deliver_yahoo(mall, body="在庫ありますか", **extra):
+    """A customer question on the fake Yahoo! store, polled into the outbox; returns (account, mail, topic id)."""
+    topic = add(mall, world.add_topic, {"title": "在庫について", "body": body, **extra})
+    account = yahoo_account()
+    account = db.session.get(MallAccount, account.id)
+    account.backfilled_at = account.created_at
+    db.session.commit()
+    poller.poll_account(db.session.get(MallAccount, account.id))
+    return account, last_mail(), topic["topicId"]

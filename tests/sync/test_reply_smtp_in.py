@@ -1,0 +1,140 @@
+"""smtp-in as a server: size limit, STARTTLS, the CLI process, admin page, mark-read setting."""
+import datetime as dt
+import os
+import signal
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from plugin import settings
+from plugin.extensions import db
+from sync.reply_models import ReplyJob
+from tests.conftest import TEST_KEY, csrf_token
+from tests.sync.poller_helpers import mall, smtp_sink, sync_app  # noqa: F401
+from tests.sync.reply_helpers import (deliver_rakuten, free_port, jobs, mails, posted, reply_address,  # noqa: F401
+                                      reply_to, send, smtp_in)
+
+
+def test_oversized_mail_gets_552_and_is_not_stored(sync_app, mall, smtp_in):
+    """A mail over the size limit is refused at DATA (552) and nothing is stored."""
+    _account, original, _number = deliver_rakuten(mall)
+    msg = reply_to(original, "大きい添付")
+    msg.add_attachment(b"\x89PNG" + b"0" * 300 * 1024, maintype="image", subtype="png", filename="big.png")
+    with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as err:
+        send(smtp_in, msg)
+    assert err.value.smtp_code == 552
+    assert mails() == []
+
+
+def _self_signed(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reply.localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_starttls_is_offered_and_works(sync_app, mall, tmp_path):
+    """With a certificate, smtp-in offers STARTTLS and accepts a reply over TLS."""
+    from aiosmtpd.controller import Controller
+
+    from sync.smtp_in import ReplyHandler, smtp_options, tls_context
+
+    _account, original, _number = deliver_rakuten(mall)
+    options = smtp_options(sync_app, tls=tls_context(*_self_signed(tmp_path)), require_tls=True)
+    options["server_hostname"] = options.pop("hostname")
+    port = free_port()
+    controller = Controller(ReplyHandler(sync_app), hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=ssl._create_unverified_context())
+            client.send_message(reply_to(original, "TLSで返信"), from_addr="agent@helpdesk.example")
+    finally:
+        controller.stop()
+    assert mails()[0].state == "accepted"
+
+
+def test_cli_process_refuses_forged_and_stops_on_sigterm(sync_app, tmp_path):
+    """`mallbridge smtp-in --port P` listens, answers 550 to a forged address and exits cleanly on SIGTERM."""
+    port = free_port()
+    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
+               MALLBRIDGE_SECRET_KEY="test-secret", MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
+    env.pop("MALLBRIDGE_DEMO", None)
+    exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
+    proc = subprocess.Popen([exe, "smtp-in", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("smtp-in did not start: " + proc.stderr.read().decode())
+        with client:
+            client.ehlo()
+            client.mail("agent@helpdesk.example")
+            code, _text = client.rcpt("r+r1.000000000000.0000000000000000@reply.localhost")
+            assert code == 550
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err.decode()
+    assert b"smtp-in listening on 127.0.0.1:" in out
+
+
+def test_admin_sees_bounce_and_requeues_dead_job(sync_app, mall, smtp_in, client, auth, runner):
+    """The admin page lists the bounced reply with its problem; a dead job can be requeued and is then posted."""
+    _account, original, _number = deliver_rakuten(mall)
+    send(smtp_in, reply_to(original, "https://example.com/ をご覧ください"))
+    send(smtp_in, reply_to(original, "正しい返信"))
+    with mall.state.lock:
+        mall.state.add_fault("status", 1, "rakuten", "/inquirymng-api/inquiry/reply", 400)
+    runner.invoke(args=["sync", "run", "--once"])
+    (job,) = jobs()
+    assert job.state == "dead"
+    auth.login("admin@example.jp", "admin-password-1")
+    page = client.get("/admin/replies").get_data(as_text=True)
+    assert "差し戻し" in page and "送信失敗" in page
+    bounced = mails()[0]
+    detail = client.get(f"/admin/replies/{bounced.id}").get_data(as_text=True)
+    assert "楽天の返信に使えないURL" in detail
+    token = csrf_token(client.get(f"/admin/replies/{job.reply_mail_id}").get_data(as_text=True))
+    assert client.post(f"/admin/replies/jobs/{job.id}/requeue", data={"csrf_token": token}).status_code == 302
+    runner.invoke(args=["sync", "run", "--once"])
+    assert [p["message"] for p in posted(mall)] == ["正しい返信"]
+    auth.logout()
+    auth.login()
+    assert client.get("/admin/replies").status_code == 403
+
+
+def test_mark_read_after_delivery(sync_app, mall, smtp_sink, runner):
+    """With the setting on, a customer message delivered to the inbox is marked read on the mall once."""
+    settings.set_value("replies.mark_read", True, actor="test")
+    _account, _original, number = deliver_rakuten(mall)
+    runner.invoke(args=["sync", "run", "--once"])
+    assert db.session.query(ReplyJob).count() == 0  # not delivered yet
+    assert runner.invoke(args=["outbox", "run", "--once"]).exit_code == 0
+    runner.invoke(args=["sync", "run", "--once"])
+    runner.invoke(args=["sync", "run", "--once"])
+    assert [(j.kind, j.state) for j in jobs()] == [("read", "posted")]
+    with mall.state.lock:
+        assert mall.state.inquiries[number]["readByMerchant"] is True
