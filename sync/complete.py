@@ -4,6 +4,8 @@ The link carries (account, inquiry) signed with SECRET_KEY, so it cannot be edit
 at another inquiry; following it still needs a staff login and a confirmation. Completion
 itself is a queued job (sync.reply_queue), posted by `sync run` like replies.
 """
+import os
+
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -48,6 +50,10 @@ def link(account_id, inquiry_id):
         return f"{base}/complete/{value}"
     if current_app.config.get("SERVER_NAME"):
         return url_for("complete.confirm", token=value, _external=True)
+    if current_app.config.get("DEMO"):
+        # `make run` serves the demo here (same rule as the sample URLs `demo seed` prints).
+        host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("MALLBRIDGE_DEMO_PORT", "5000")
+        return f"http://{host}:{port}/complete/{value}"
     return None
 
 

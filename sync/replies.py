@@ -20,7 +20,8 @@ from sync.reply_models import ReplyJob, ReplyMail
 
 log = logging.getLogger("mallbridge.replies")
 BOUNCES_PER_SENDER_HOUR = 10
-_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|bounces?)([+-].*)?$", re.I)
+_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.I)
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster)$", re.I)
 
 
 class Rejected(Exception):
@@ -71,9 +72,12 @@ def loop_reason(parsed, mail_from):
         return f"own Message-ID {parsed.message_id}"
     if mail_from is not None and mail_from.strip() in ("", "<>"):
         return "null envelope sender (delivery status notification)"
-    for addr in (parsed.sender, mail_from or ""):
-        if addr and _ROBOTS.match(addr.split("@")[0]):
-            return f"sender {addr}"
+    if parsed.sender and _ROBOTS.match(parsed.sender.split("@")[0]):
+        return f"sender {parsed.sender}"
+    # Envelope senders like bounce-123@… are normal VERP return paths of mail services, so
+    # only the RFC 5321 robot names count there.
+    if mail_from and _DAEMONS.match(mail_from.strip("<>").split("@")[0]):
+        return f"envelope sender {mail_from}"
     return None
 
 

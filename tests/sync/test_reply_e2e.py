@@ -144,3 +144,20 @@ def test_rate_limit_bounces(sync_app, mall, smtp_in):
     first, second = mails()
     assert first.state == "accepted" and second.state == "bounced" and "1時間に1件" in second.problem
     assert len(reply_queue.due_jobs()) == 1
+
+
+def test_complete_command_alone_only_completes(sync_app, mall, smtp_in, runner):
+    """A reply that is only `#完了` (above the quote) posts nothing and completes the inquiry."""
+    _account, original, number = deliver_rakuten(mall)
+    send(smtp_in, reply_to(original, "#完了\n\n> 在庫はありますか？"))
+    runner.invoke(args=["sync", "run", "--once"])
+    assert posted(mall) == [] and [(j.kind, j.state) for j in jobs()] == [("complete", "posted")]
+    with mall.state.lock:
+        assert mall.state.inquiries[number]["_completed"] is not None
+
+
+def test_verp_envelope_sender_is_a_normal_reply(sync_app, mall, smtp_in):
+    """A mail service's bounce-… return path is not mistaken for a robot."""
+    _account, original, _number = deliver_rakuten(mall)
+    send(smtp_in, reply_to(original, "返信です。"), mail_from="bounce-12345-abc@mail.helpdesk.example")
+    assert mails()[0].state == "accepted"
