@@ -123,7 +123,7 @@ def _write(kind, rows, shops):
         for row_id, shop_id, code in _insert(table, params, ("id", "shop_id", key_col)):
             ids[(shop_id, code)] = row_id
         outcome.inserted += len(new_keys)
-    _update_existing(table, merged, existing, now)
+    _update_existing(table, key_col, merged, existing, now)
     outcome.updated += len(existing)
     old_ids = set(existing.values())
     for attr, child, fk, build in children:
@@ -161,9 +161,10 @@ def _existing_ids(table, key_col, merged):
     return found
 
 
-def _update_existing(table, merged, existing, now):
+def _update_existing(table, key_col, merged, existing, now):
     """UPDATE only the columns each record names, one executemany per distinct set of columns."""
-    columns = {c.name for c in table.columns} - {"id", "shop_id", "created_at", "updated_at"}
+    # The key is equal by construction; leaving it out of SET spares PostgreSQL a unique-index check.
+    columns = {c.name for c in table.columns} - {"id", "shop_id", key_col, "created_at", "updated_at"}
     groups = {}
     for key, row_id in existing.items():
         values = merged[key][1]
