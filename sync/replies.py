@@ -14,12 +14,11 @@ from sqlalchemy import func, select
 
 from plugin import clock, compose
 from plugin.extensions import db
-from sync import mailer, reply_options, reply_parse, reply_queue, reply_rules
-from sync.models import MALL_LABELS, InboundMessage, MallAccount, MallInquiry
+from sync import mailer, reply_bounce, reply_options, reply_parse, reply_queue, reply_rules
+from sync.models import InboundMessage, MallAccount, MallInquiry
 from sync.reply_models import ReplyJob, ReplyMail
 
 log = logging.getLogger("mallbridge.replies")
-BOUNCES_PER_SENDER_HOUR = 10
 _ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.I)
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster)$", re.I)
 
@@ -138,15 +137,28 @@ def process(mail_id):
         log.info("reply mail %s dropped: %s", row.id, reason)
         db.session.commit()
         return row.state
+    if _duplicate(row):
+        # The helpdesk re-sent a mail we had stored (e.g. the connection dropped before our 250).
+        row.state, row.problem = "dropped", "同じメール（Message-ID）を受信済みのため、二重に送らないよう破棄しました。"
+        db.session.commit()
+        return row.state
     try:
         job = _accept(row, parsed)
     except Rejected as exc:
-        _bounce(row, exc.problems)
+        reply_bounce.bounce(row, exc.problems)
     else:
         row.state, row.problem = "accepted", None
         log.info("reply mail %s → job %s (%s %s)", row.id, job.id, job.kind, job.inquiry_id)
     db.session.commit()
     return row.state
+
+
+def _duplicate(row):
+    if not row.message_id:
+        return False
+    return db.session.scalar(select(ReplyMail.id).where(
+        ReplyMail.message_id == row.message_id, ReplyMail.rcpt == row.rcpt, ReplyMail.id != row.id,
+        ReplyMail.state.in_(("accepted", "bounced"))).limit(1)) is not None
 
 
 def _accept(row, parsed):
@@ -170,49 +182,6 @@ def _accept(row, parsed):
         raise Rejected(*result.problems)
     return reply_queue.enqueue_reply(account.id, inquiry.inquiry_id, result.text, result.files,
                                      complete_after=parsed.complete, mail_id=row.id, actor=row.sender)
-
-
-def _bounce(row, problems):
-    row.state, row.problem = "bounced", "\n".join(problems)
-    to = row.sender if row.sender and "@" in row.sender else None
-    domain = current_app.config["REPLY_DOMAIN"].lower()
-    if to and to.lower().endswith("@" + domain):
-        to = None  # never mail our own reply domain: that would loop back into smtp-in
-    if to is None and row.mail_from and "@" in row.mail_from and not row.mail_from.lower().endswith("@" + domain):
-        to = row.mail_from.strip("<>")
-    if to is None:
-        row.problem += "\n（差出人が不明なため、差し戻しメールは送っていません）"
-        return
-    since = clock.now() - dt.timedelta(hours=1)
-    recent = db.session.scalar(select(func.count(ReplyMail.id)).where(
-        ReplyMail.sender == row.sender, ReplyMail.state == "bounced", ReplyMail.processed_at >= since,
-        ReplyMail.id != row.id))
-    if recent >= BOUNCES_PER_SENDER_HOUR:
-        row.problem += "\n（差し戻しが多すぎるため、差し戻しメールは送っていません）"
-        return
-    from plugin import outbox
-
-    mail = bounce_message(row, problems, to)
-    account = db.session.get(MallAccount, row.account_id) if row.account_id else None
-    outbox.enqueue(mail, kind="reply_bounce", shop_id=account.shop_id if account else None,
-                   dedupe_key=f"reply-bounce:{row.id}")
-
-
-def bounce_message(row, problems, to):
-    """The Japanese mail that tells the agent why the reply was not posted and what to fix."""
-    domain = current_app.config["REPLY_DOMAIN"]
-    account = db.session.get(MallAccount, row.account_id) if row.account_id else None
-    mall = MALL_LABELS.get(account.mall, account.mall) if account else "モール"
-    lines = [f"この返信は{mall}のお客様に送っていません。次の点を直して、もう一度同じスレッドで返信してください。", ""]
-    lines += [f"・{p}" for p in problems]
-    lines += ["", "─" * 30, "受け取った返信（引用部分を除いた本文）:", "", row.text or "（本文なし）"]
-    headers = {"Auto-Submitted": "auto-replied", "X-Mallbridge-Bounce": str(row.id)}
-    if row.message_id:
-        headers.update(compose.thread_headers(row.message_id))
-    return compose.build_message(sender=[(f"mallbridge@{domain}", "mallbridge 返信エラー")], to=[to],
-                                 subject=f"【返信できませんでした】{row.subject or ''}".strip(),
-                                 body="\n".join(lines), headers=headers,
-                                 message_id=compose.make_msgid(f"reply-bounce.{row.id}", domain))
 
 
 def process_pending(older_than_seconds=300, limit=100):

@@ -137,14 +137,14 @@ def _read(job, account, client):
 
 def _tell_sender(job):
     """A reply the mall refused for good: bounce it to the agent like an intake rule."""
-    from sync import replies
+    from sync import reply_bounce
     from sync.reply_models import ReplyMail
 
     mail = db.session.get(ReplyMail, job.reply_mail_id) if job.reply_mail_id else None
     if mail is None or mail.state != "accepted":
         return
     try:
-        replies._bounce(mail, [f"モールが返信を受け付けませんでした: {job.last_error}"])
+        reply_bounce.bounce(mail, [f"モールが返信を受け付けませんでした: {job.last_error}"])
     except Exception:  # noqa: BLE001 - the job's own state matters more than the notice
         log.exception("reply job %s: could not queue the bounce", job.id)
 

@@ -161,3 +161,14 @@ def test_verp_envelope_sender_is_a_normal_reply(sync_app, mall, smtp_in):
     _account, original, _number = deliver_rakuten(mall)
     send(smtp_in, reply_to(original, "返信です。"), mail_from="bounce-12345-abc@mail.helpdesk.example")
     assert mails()[0].state == "accepted"
+
+
+def test_resent_mail_is_not_posted_twice(sync_app, mall, smtp_in, runner):
+    """The helpdesk re-sending the same mail (same Message-ID) after a dropped connection posts it once."""
+    _account, original, _number = deliver_rakuten(mall)
+    msg = reply_to(original, "一度だけ届くはずの返信")
+    send(smtp_in, msg)
+    send(smtp_in, msg)
+    assert [m.state for m in mails()] == ["accepted", "dropped"]
+    runner.invoke(args=["sync", "run", "--once"])
+    assert len(posted(mall)) == 1

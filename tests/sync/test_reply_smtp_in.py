@@ -132,6 +132,9 @@ def test_mark_read_after_delivery(sync_app, mall, smtp_sink, runner):
     _account, _original, number = deliver_rakuten(mall)
     runner.invoke(args=["sync", "run", "--once"])
     assert db.session.query(ReplyJob).count() == 0  # not delivered yet
+    # The outbox worker disposes the engine's pool (plugin.outbox.runner.relax_commit_durability):
+    # give back this session's connection first so it is not orphaned.
+    db.session.close()
     assert runner.invoke(args=["outbox", "run", "--once"]).exit_code == 0
     runner.invoke(args=["sync", "run", "--once"])
     runner.invoke(args=["sync", "run", "--once"])
