@@ -95,6 +95,8 @@ def _body_and_files(msg):
         ctype = part.get_content_type()
         disposition = part.get_content_disposition()
         filename = part.get_filename()
+        if disposition != "attachment" and part.get("Content-ID") and not ctype.startswith("text/"):
+            continue  # an image the HTML shows inline (signature logo): not for the customer
         if disposition == "attachment" or (filename and not ctype.startswith("text/")):
             data = part.get_payload(decode=True) or b""
             files.append(File(filename or "attachment", ctype, data))

@@ -98,3 +98,16 @@ def test_plain_part_preferred_and_attachments_collected():
     assert parsed.text == "プレーン本文"
     assert [(f.name, f.content_type, f.data) for f in parsed.files] == [("写真.png", "image/png", b"\x89PNG data")]
     assert parsed.references == ["<a@reply.example.jp>", "<first@reply.example.jp>"]
+
+
+def test_inline_signature_logo_is_not_an_attachment():
+    """An image referenced by Content-ID from the HTML (a signature logo) is not sent to the customer."""
+    msg = EmailMessage()
+    msg["From"] = "agent@helpdesk.example"
+    msg.set_content("本文")
+    msg.add_alternative('<p>本文</p><img src="cid:logo@x">', subtype="html")
+    msg.get_payload()[1].add_related(b"\x89PNG logo", maintype="image", subtype="png", cid="<logo@x>",
+                                     filename="logo.png", disposition="inline")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="見積書.pdf")
+    parsed = parse_bytes(msg.as_bytes())
+    assert [f.name for f in parsed.files] == ["見積書.pdf"]
