@@ -182,7 +182,12 @@ def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSW
     db.session.commit()
     helpdesk = seed_helpdesk_demo()
     db.session.commit()
-    return {"members": members, "orders": orders, "new_members": len(new_members),
+    from plugin.demo_malls import seed_contact_form, seed_mall_accounts
+
+    # The fake mall's accounts and a sample form, so `make run` shows mall sync and BCC forwarding.
+    malls = seed_mall_accounts() if current_app.config.get("DEMO") else []
+    seed_contact_form(shop)
+    return {"malls": malls, "members": members, "orders": orders, "new_members": len(new_members),
             "new_orders": len(new_orders), "shop": shop, "helpdesk": helpdesk}
 
 
@@ -230,6 +235,9 @@ def seed_command(admin_password, agent_password, force):
     if env is not None:
         click.echo(f"helpdesk: demo environment active ({getattr(env, 'url', env)}, "
                    f"forwarding to {getattr(env, 'forward_to', '-')})")
+    if result["malls"]:
+        click.echo(f"mall accounts (fake mall): {', '.join(result['malls'])}")
+    click.echo("inquiry form: /forms/contact")
     click.echo("logins:")
     click.echo(f"  admin  admin@example.jp  {admin_password}")
     click.echo(f"  agent  agent@example.jp  {agent_password}")

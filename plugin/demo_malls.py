@@ -28,3 +28,15 @@ def seed_mall_accounts(shop_code="default"):
             added.append(mall)
     db.session.commit()
     return added
+
+
+def seed_contact_form(shop):
+    """A hosted inquiry form `/forms/contact` whose mail reaches the inbox by BCC; None if it exists."""
+    from plugin.forms.service import find_form, save_form
+
+    if find_form("contact") is not None:
+        return None
+    form = save_form(slug="contact", shop=shop, to=shop.email or "shop@example.jp",
+                     title="お問い合わせ", from_address=shop.email or "")
+    db.session.commit()
+    return form

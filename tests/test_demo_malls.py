@@ -8,3 +8,14 @@ def test_demo_mall_accounts_are_added_once(app):
     assert sorted(seed_mall_accounts()) == ["rakuten", "yahoo"]
     assert seed_mall_accounts() == []
     assert db.session.query(MallAccount).count() == 2
+
+
+def test_demo_contact_form_is_created_once(app):
+    """demo seed's sample inquiry form exists once and renders publicly."""
+    from plugin.demo_malls import seed_contact_form
+    from tests import factories
+
+    shop = factories.default_shop()
+    assert seed_contact_form(shop) is not None
+    assert seed_contact_form(shop) is None
+    assert app.test_client().get("/forms/contact").status_code == 200
