@@ -171,3 +171,17 @@ def raise_for_status(reply, extract, ok=(200, 201)):
     if 300 <= status < 400:
         raise PermanentMallError(f"unexpected redirect to {reply.header('Location')}", **kw)
     raise PermanentMallError(message, **kw)
+
+
+class ClientBase:
+    """What both mall clients share: an owned MallHttp (`self.http`) closed on exit."""
+
+    def close(self):
+        """Release the HTTP session."""
+        self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from sync.errors import InvalidRequest, MalformedResponse
-from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, MallHttp, raise_for_status
+from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
 from sync.parse import Fields, JST, jst_naive, parse_mall_time
 from sync.rakuten_model import (MALL, Attachment, BatchResult, Inquiry, InquiryPage, Message,  # noqa: F401
                                 parse_attachments, parse_batch, parse_inquiry, parse_page)
@@ -107,7 +107,7 @@ def check_file(label, size=None):
     return ext
 
 
-class RakutenClient:
+class RakutenClient(ClientBase):
     """One Rakuten shop's credentials and a paced HTTP session."""
 
     def __init__(self, service_secret, license_key, shop_id=None, *, base_url=DEFAULT_BASE, rate=DEFAULT_RATE,
@@ -116,16 +116,6 @@ class RakutenClient:
         self.shop_id = str(shop_id) if shop_id is not None else None
         self.base = base_url.rstrip("/")
         self.http = http or MallHttp(MALL, session=session, rate=rate, timeout=timeout)
-
-    def close(self):
-        """Release the HTTP session."""
-        self.http.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _call(self, method, path, *, ok=(200,), json=None, files=None, params=None, max_bytes=None, root=None):
         headers = {"Authorization": esa_header(self.service_secret, self.license_key)}

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
-from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, MallHttp, raise_for_status
+from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
 from sync.parse import Fields, unix_seconds
 from sync.rakuten import Download
 from sync.yahoo_model import (MALL, Headline, PostResult, Topic, TopicPage, YahooFile, YahooMessage,  # noqa: F401
@@ -94,7 +94,7 @@ def load_public_key(pem):
         raise ValueError("not an RSA public key in PEM format") from None
 
 
-class YahooClient:
+class YahooClient(ClientBase):
     """One Yahoo! store's credentials, its access token and a paced HTTP session."""
 
     def __init__(self, seller_id, client_id, client_secret, refresh_token, public_key_pem, key_version, *,
@@ -109,16 +109,6 @@ class YahooClient:
         self.clock = clock
         self.http = http or MallHttp(MALL, session=session, rate=rate, timeout=timeout)
         self.authorize_status = None  # X-SWS-Authorize-Status of the last call ("authorized" when accepted)
-
-    def close(self):
-        """Release the HTTP session."""
-        self.http.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def signature(self, now=None):
         """The X-sws-signature value for this moment."""
