@@ -1,0 +1,39 @@
+"""The lookup path's per-request shortcuts keep behaviour: token audit rows, rate limiter scope."""
+from plugin.extensions import db
+from plugin.forms import limiter
+from plugin.models import ApiToken, AuditLog
+from plugin.tokens import create_token
+from tests import factories
+
+
+def test_token_lookup_writes_audit_row_with_token_actor_and_ip(app, client):
+    """A Bearer lookup stores one audit row: token actor, no user, the query, the count and the IP."""
+    factories.make_member()
+    plain = create_token("helpdesk")
+    res = client.get("/lookup/members?email=taro@example.jp", headers={"Authorization": f"Bearer {plain}",
+                                                                       "Accept": "application/json"})
+    assert res.status_code == 200 and len(res.get_json()["members"]) == 1
+    db.session.expire_all()
+    row = db.session.query(AuditLog).filter_by(action="lookup.members").one()
+    assert (row.actor, row.user_id, row.params, row.result_count) == ("token:helpdesk", None,
+                                                                       {"email": "taro@example.jp"}, 1)
+    assert row.ip == "127.0.0.1" and row.at is not None
+
+
+def test_token_use_is_recorded_and_revoked_token_refused(app, client, clock_pinned):
+    """The token's last use is stamped; once revoked the next lookup is a 401."""
+    plain = create_token("helpdesk")
+    headers = {"Authorization": f"Bearer {plain}", "Accept": "application/json"}
+    assert client.get("/lookup/members?email=a@example.jp", headers=headers).status_code == 200
+    db.session.expire_all()
+    token = db.session.query(ApiToken).one()
+    assert token.last_used_at is not None
+    token.revoked_at = token.last_used_at
+    db.session.commit()
+    assert client.get("/lookup/members?email=a@example.jp", headers=headers).status_code == 401
+
+
+def test_rate_limiter_hook_runs_for_forms_only(app):
+    """The limiter's before-request check is attached to the forms blueprint, not to every request."""
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    assert limiter._check_request_limit in app.before_request_funcs["forms"]
