@@ -79,7 +79,7 @@ def child_env(url, mall, smtp_port, key):
                 MALLBRIDGE_REPLY_DOMAIN="reply.localhost", PYTHONUNBUFFERED="1", **mall.bases)
 
 
-def prepare_db(url, mall, key, pacing_ms=None):
+def prepare_db(url, mall, key, pacing_ms=None, backfill_days=None):
     """Migrate `url`, set the inbox forwarding address, add the demo Rakuten account."""
     from flask_migrate import upgrade
 
@@ -95,6 +95,8 @@ def prepare_db(url, mall, key, pacing_ms=None):
     with app.app_context():
         upgrade(revision="heads")
         helpdesk.update_environment("production", {"forward_to": INBOX}, actor="bench")
+        if backfill_days is not None:
+            settings.set_value("sync.backfill_days", backfill_days, actor="bench")
         if pacing_ms is not None:
             settings.set_value("sync.pacing_ms", pacing_ms, actor="bench")
         accounts.add("rakuten", "default", {"rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]),
@@ -118,7 +120,7 @@ def spawn(env, *args, quiet=True):
 
 
 def reap(proc):
-    """Wait for a child; returns (exit status, seconds since None, peak RSS in MB) from its own rusage."""
+    """Wait for a child; returns (exit status, peak RSS in MB) from its own rusage."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage.ru_maxrss / 1024
