@@ -37,3 +37,26 @@ def test_rate_limiter_hook_runs_for_forms_only(app):
     """The limiter's before-request check is attached to the forms blueprint, not to every request."""
     assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
     assert limiter._check_request_limit in app.before_request_funcs["forms"]
+
+
+def _json(client, url):
+    plain = create_token("t")
+    res = client.get(url, headers={"Authorization": f"Bearer {plain}", "Accept": "application/json"})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    return res.get_json()
+
+
+def test_reused_statements_take_each_lookups_own_values(app, client):
+    """Cached statement shapes bind each request's values: codes across shops, shop filter, e-mail + tel."""
+    tea = factories.make_shop()
+    factories.make_member("C1", emails=("a@example.jp",), phones=("090-1111-1111",))
+    factories.make_member("C1", emails=("b@example.jp",), phones=("090-2222-2222",), shop=tea)
+    factories.make_order("9", customer_code="C1", email="b@example.jp", shop=tea)
+    shops = lambda data: sorted(m["shop"] for m in data["members"])  # noqa: E731
+    assert shops(_json(client, "/lookup/members?customer_code=C1")) == ["default", "tea"]
+    assert shops(_json(client, "/lookup/members?customer_code=C1&shop=tea")) == ["tea"]
+    assert shops(_json(client, "/lookup/members?email=a@example.jp&tel=090-2222-2222")) == ["default", "tea"]
+    assert shops(_json(client, "/lookup/members?email=b@example.jp&shop=default")) == []
+    member = _json(client, "/lookup/members?email=b@example.jp")["members"][0]
+    assert [o["order_number"] for o in member["latest_orders"]] == ["9"]
+    assert [o["order_number"] for o in _json(client, "/lookup/orders?email=b@example.jp&shop=tea")["orders"]] == ["9"]

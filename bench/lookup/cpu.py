@@ -5,7 +5,7 @@
 Seeds a few thousand members (once per database), then times N lookups with a Bearer token
 (process CPU time, so other processes on a shared machine distort it least). `--baseline`
 also times the lookup with the removed per-request costs put back (the limiter hook on every
-request, the ORM audit insert), alternating batches in the same process so noise from other
+request, the ORM audit insert, statements built per request), alternating batches in the same process so noise from other
 processes hits both alike.
 """
 import argparse
@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from lookups import queries
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from lookups.normalize import normalize_email, normalize_tel
 from plugin import audit, create_app
@@ -76,19 +77,34 @@ def _orm_audit_record(action, query=None, result_count=None, actor=None, detail=
     db.session.commit()
 
 
+class _NoCache(dict):
+    """A statement cache that never keeps anything: every lookup builds its statement again."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def _uncached_latest_orders(member, limit=queries.LATEST_ORDERS):
+    """latest_orders building its statement per call, as before the statement cache."""
+    stmt = (select(Order).where(Order.shop_id == member.shop_id, Order.customer_code == member.customer_code)
+            .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
 class Baseline:
     """Puts the removed per-request costs back while active."""
 
     def __init__(self, app):
-        self.app, self.record = app, audit.record
+        self.app, self.saved = app, (audit.record, queries._statements, queries.latest_orders)
 
     def __enter__(self):
         self.app.before_request_funcs.setdefault(None, []).append(limiter._check_request_limit)
-        audit.record = _orm_audit_record
+        audit.record, queries._statements, queries.latest_orders = (_orm_audit_record, _NoCache(),
+                                                                    _uncached_latest_orders)
 
     def __exit__(self, *exc):
         self.app.before_request_funcs[None].remove(limiter._check_request_limit)
-        audit.record = self.record
+        audit.record, queries._statements, queries.latest_orders = self.saved
 
 
 def compare(app, client, token, args, fmt, batches=10):
