@@ -5,8 +5,8 @@
 Seeds a few thousand members (once per database), then times N lookups with a Bearer token
 (process CPU time, so other processes on a shared machine distort it least). `--baseline`
 also times the lookup with the removed per-request costs put back (the limiter hook on every
-request, the ORM audit insert, statements built per request), alternating batches in the same process so noise from other
-processes hits both alike.
+request, the ORM audit insert, statements built per request), alternating batches in the same
+process so noise from other processes hits both alike.
 """
 import argparse
 import cProfile
@@ -127,7 +127,8 @@ def main(sort="cumulative", filt=(45,)):
     ap.add_argument("--profile", choices=["json", "html"])
     ap.add_argument("--baseline", action="store_true")
     args = ap.parse_args()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench", "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench",
+                      "ENCRYPTION_KEY": Fernet.generate_key().decode(),
                       "SERVER_NAME": "mallbridge.test"})
     with app.app_context():
         upgrade(revision="head")
