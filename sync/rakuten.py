@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sync.errors import InvalidRequest, MalformedResponse
+from sync.errors import InvalidRequest, MalformedResponse, PermanentMallError
 from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
 from sync.parse import Fields, JST, jst_naive, parse_mall_time
 from sync.rakuten_model import (MALL, Attachment, BatchResult, Inquiry, InquiryPage, Message,  # noqa: F401
@@ -162,8 +162,15 @@ class RakutenClient(ClientBase):
             yield from self._iter_window(start, stop, limit, no_merchant_reply)
 
     def _iter_window(self, start, stop, limit, no_merchant_reply):
-        first = self.list(start, stop, page=1, limit=limit, no_merchant_reply=no_merchant_reply)
-        if first.total_count > MAX_ROWS and stop - start > dt.timedelta(seconds=1):
+        try:
+            first = self.list(start, stop, page=1, limit=limit, no_merchant_reply=no_merchant_reply)
+            too_many = first.total_count > MAX_ROWS
+        except PermanentMallError as exc:
+            # The real API refuses a window over 10,000 rows outright (400 IE000), before any page.
+            if exc.code != "IE000" or stop - start <= dt.timedelta(seconds=1):
+                raise
+            first, too_many = None, True
+        if too_many and stop - start > dt.timedelta(seconds=1):
             middle = start + (stop - start) / 2
             yield from self._iter_window(start, middle.replace(microsecond=0), limit, no_merchant_reply)
             yield from self._iter_window(middle.replace(microsecond=0) + dt.timedelta(seconds=1), stop, limit,

@@ -160,6 +160,19 @@ def test_iter_inquiries_splits_a_window_over_10000_rows(rsps, client):
     assert [i.number for i in found] == ["1-a", "1-b"]
 
 
+def test_iter_inquiries_splits_a_window_the_api_refuses_with_ie000(rsps, client):
+    """A window the API refuses with 400 IE000 (over 10,000 rows) is split in halves and read."""
+    full = dict(fromDate="2026-11-01T09:00:00", toDate="2026-11-03T09:00:00", limit="100", page="1")
+    rsps.get(API + "/inquiries", status=400, json={"error": {"code": "IE000", "message": "400 Bad Request"}},
+             match=[matchers.query_param_matcher(full)])
+    rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-a")]), match=[matchers.query_param_matcher(
+        full | {"toDate": "2026-11-02T09:00:00"})])
+    rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-b")]), match=[matchers.query_param_matcher(
+        full | {"fromDate": "2026-11-02T09:00:01"})])
+    found = client.iter_inquiries(dt.datetime(2026, 11, 1), dt.datetime(2026, 11, 3))
+    assert [i.number for i in found] == ["1-a", "1-b"]
+
+
 @pytest.mark.parametrize("kw", [dict(limit=101), dict(limit=0), dict(page=0), dict(page=10001),
                                 dict(limit=100, page=101)])
 def test_list_refuses_paging_the_api_rejects(client, kw):
