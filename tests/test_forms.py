@@ -253,8 +253,8 @@ def test_disabled_form_is_404(client, contact):
 
 @pytest.fixture
 def smtp_sink():
-    """A real in-process aiosmtpd server that accepts everything (tests/outbox/smtp_server.py)."""
-    from tests.outbox.smtp_server import ScriptedHandler, start_server
+    """A real in-process aiosmtpd server that accepts everything (tests/smtp_server.py)."""
+    from tests.smtp_server import ScriptedHandler, start_server
 
     controller = start_server(ScriptedHandler())
     yield controller
@@ -280,7 +280,7 @@ def test_end_to_end_delivery_through_real_smtp(app, client, runner, contact, smt
 
 def test_success_answer_survives_smtp_outage(app, client, runner, contact, smtp_sink):
     """With SMTP down the customer still gets success; the mail waits in the outbox and goes out later."""
-    from tests.outbox.smtp_server import free_port
+    from tests.smtp_server import free_port
 
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
     assert client.post("/forms/contact", data=VALID).status_code == 200

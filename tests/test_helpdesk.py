@@ -1,50 +1,25 @@
 """Helpdesk environments: inbox button, CLI, demo values, and the connection test (SMTP + API)."""
-import socket
 
 import pytest
 import requests
 import responses
-from aiosmtpd.controller import Controller
 
 from plugin import helpdesk, helpdesk_test
 from tests import factories
+from tests.smtp_server import ScriptedHandler, free_port, start_server
 
 URL = "https://shop.relationapp.jp"
 API = f"{URL}/api/v2/7/labels"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler: keeps accepted mail, refuses recipients at refused.example."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.endswith("@refused.example"):
-            return "550 5.1.1 no such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 Message accepted"
-
-
 @pytest.fixture
 def smtp_server(app):
-    """A real SMTP server (aiosmtpd) in a thread; the app's SMTP_URL points at it."""
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    yield inbox
+    """A real SMTP server (aiosmtpd) in a thread that refuses nobody@refused.example; SMTP_URL points at it."""
+    handler = ScriptedHandler()
+    handler.rcpt_replies["nobody@refused.example"] = ["550 5.1.1 no such user here"]
+    controller = start_server(handler)
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{controller.port}"
+    yield handler
     controller.stop()
 
 
@@ -132,9 +107,9 @@ def test_test_mail_reaches_the_smtp_server_with_unique_code(app, smtp_server):
     assert report.ok, report.steps
     assert report.steps[0].ok and "受け付けました" in report.steps[0].message
     assert report.steps[1].ok is None  # no token: API ping skipped
-    (envelope,) = smtp_server.messages
-    assert envelope.rcpt_tos == ["inbox@mail.relationapp.jp"]
-    assert report.code.encode() in envelope.content
+    ((_sender, rcpt_tos, content),) = smtp_server.messages
+    assert rcpt_tos == ["inbox@mail.relationapp.jp"]
+    assert report.code.encode() in content
     assert helpdesk_test.run("production").code != report.code
 
 
@@ -148,7 +123,7 @@ def test_test_mail_reports_what_the_server_said(app, smtp_server):
 def test_test_mail_unreachable_server(app):
     """An SMTP server that is not there gives a clear failure, not an exception."""
     _configure()
-    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{_free_port()}"
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
     step = helpdesk_test.run("production").steps[0]
     assert step.ok is False and "接続できない" in step.message
 

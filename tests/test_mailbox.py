@@ -1,17 +1,11 @@
 """The demo mailbox: a real SMTP sink that keeps mails, and the page that shows them."""
 import smtplib
-import socket
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
 from plugin.mailbox import SinkHandler, list_mail, mailbox_dir
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.smtp_server import free_port
 
 
 def test_sink_keeps_japanese_mail_and_envelope(app, auth, client, tmp_path):
@@ -20,7 +14,7 @@ def test_sink_keeps_japanese_mail_and_envelope(app, auth, client, tmp_path):
     import os
 
     os.makedirs(mailbox_dir(app))
-    controller = Controller(SinkHandler(mailbox_dir(app)), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(SinkHandler(mailbox_dir(app)), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         msg = EmailMessage()

@@ -4,7 +4,7 @@ from email.message import EmailMessage
 import pytest
 
 from plugin.smtp import SmtpConnection, parse_smtp_url
-from tests.outbox.smtp_server import ScriptedHandler, start_server
+from tests.smtp_server import ScriptedHandler, start_server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from plugin import clock, settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from tests.conftest import PG_URL, TEST_KEY
-from tests.outbox.smtp_server import start_server
+from tests.smtp_server import start_server
 
 TOTAL = 2000
 KILLS = 4

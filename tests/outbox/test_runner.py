@@ -11,7 +11,7 @@ from plugin.outbox import OutboxMessage
 from plugin.outbox.runner import Runner
 from plugin.smtp import SmtpConnection, parse_smtp_url
 from tests.outbox.conftest import make_mail
-from tests.outbox.smtp_server import free_port, start_server
+from tests.smtp_server import free_port, start_server
 
 
 def _enqueue(n=1, **kw):

@@ -5,7 +5,7 @@ import pytest
 
 from plugin.smtp import PermanentError, SmtpConnection, SmtpUrlError, TemporaryError, parse_smtp_url
 from tests.outbox.conftest import make_mail
-from tests.outbox.smtp_server import ScriptedHandler, free_port, password_authenticator, self_signed_context, \
+from tests.smtp_server import ScriptedHandler, free_port, password_authenticator, self_signed_context, \
     start_server
 
 

@@ -1,6 +1,5 @@
 """Fixtures for the reply tests: smtp-in on a free port, a delivered inquiry, reply mails."""
 import email
-import socket
 from email import policy
 from email.message import EmailMessage
 
@@ -11,19 +10,13 @@ from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
 from sync.fake_mall.seed import DEMO_RAKUTEN
+from tests.smtp_server import free_port
 from sync.models import MallAccount
 from sync.reply_models import ReplyJob, ReplyMail
 from tests.sync.poller_helpers import add, rakuten_account, world, yahoo_account  # noqa: F401
 
 AGENT = "agent@helpdesk.example"
 SHOP = DEMO_RAKUTEN["shop_id"]
-
-
-def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -110,7 +103,7 @@ def posted(mall, kind=None):
 
 
 __all__ = ["smtp_in", "send", "deliver_rakuten", "deliver_yahoo", "reply_to", "reply_address", "mails", "jobs", "posted",
-           "last_mail", "AGENT", "SHOP", "free_port", "yahoo_account"]
+           "last_mail", "AGENT", "SHOP", "yahoo_account"]
 
 
 def deliver_yahoo(mall, body="在庫ありますか", **extra):

@@ -18,8 +18,9 @@ from plugin import settings
 from plugin.extensions import db
 from sync.reply_models import ReplyJob
 from tests.conftest import TEST_KEY, csrf_token
+from tests.smtp_server import free_port
 from tests.sync.poller_helpers import mall, smtp_sink, sync_app  # noqa: F401
-from tests.sync.reply_helpers import (deliver_rakuten, free_port, jobs, mails, posted, reply_address,  # noqa: F401
+from tests.sync.reply_helpers import (deliver_rakuten, jobs, mails, posted, reply_address,  # noqa: F401
                                       reply_to, send, smtp_in)
 
 

@@ -46,6 +46,13 @@ class ScriptedHandler:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK queued"
 
+    def parsed(self):
+        """(envelope recipients, parsed message) of every received mail, in order."""
+        import email
+        from email import policy
+
+        return [(rcpts, email.message_from_bytes(content, policy=policy.default)) for _f, rcpts, content in self.messages]
+
     def recipients(self):
         """Every envelope recipient that received a message, in order."""
         return [r for _f, rcpts, _c in self.messages for r in rcpts]
