@@ -4,25 +4,28 @@ from sqlalchemy import select
 from plugin.extensions import db
 
 
+def demo_account_values(mall):
+    """The fields `sync.accounts.add` takes for the fake mall's demo Rakuten shop or Yahoo! store."""
+    from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
+
+    if mall == "rakuten":
+        return {"rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]), "service_secret": DEMO_RAKUTEN["service_secret"],
+                "license_key": DEMO_RAKUTEN["license_key"]}
+    return {"seller_id": DEMO_YAHOO["seller_id"], "client_id": DEMO_YAHOO["client_id"],
+            "client_secret": DEMO_YAHOO["client_secret"], "refresh_token": DEMO_YAHOO["refresh_token"],
+            "public_key": demo_public_key_pem(), "key_version": str(DEMO_YAHOO["key_version"])}
+
+
 def seed_mall_accounts(shop_code="default"):
     """Add the fake mall's demo accounts to a shop unless they exist; returns the names added."""
     from sync import accounts
-    from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
     from sync.models import MallAccount
 
-    wanted = {
-        "rakuten": (MallAccount.rakuten_shop_id, str(DEMO_RAKUTEN["shop_id"]), {
-            "rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]),
-            "service_secret": DEMO_RAKUTEN["service_secret"],
-            "license_key": DEMO_RAKUTEN["license_key"]}),
-        "yahoo": (MallAccount.seller_id, DEMO_YAHOO["seller_id"], {
-            "seller_id": DEMO_YAHOO["seller_id"], "client_id": DEMO_YAHOO["client_id"],
-            "client_secret": DEMO_YAHOO["client_secret"], "refresh_token": DEMO_YAHOO["refresh_token"],
-            "public_key": demo_public_key_pem(), "key_version": str(DEMO_YAHOO["key_version"])}),
-    }
     added = []
-    for mall, (column, external, values) in wanted.items():
-        exists = db.session.scalar(select(MallAccount).where(MallAccount.mall == mall, column == external))
+    for mall, column, key in (("rakuten", MallAccount.rakuten_shop_id, "rakuten_shop_id"),
+                              ("yahoo", MallAccount.seller_id, "seller_id")):
+        values = demo_account_values(mall)
+        exists = db.session.scalar(select(MallAccount).where(MallAccount.mall == mall, column == values[key]))
         if exists is None:
             accounts.add(mall, shop_code, values)
             added.append(mall)

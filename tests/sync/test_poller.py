@@ -39,7 +39,7 @@ def test_backfill_is_staged_released_delivered_and_threaded(sync_app, mall, smtp
     out = runner.invoke(args=["outbox", "run", "--once"])
     assert out.exit_code == 0, out.output
     assert len(smtp_sink.messages) == 2
-    (rcpt1, first), (rcpt2, second) = smtp_sink.messages
+    (rcpt1, first), (rcpt2, second) = smtp_sink.parsed()
     assert rcpt1 == [INBOX] and rcpt2 == [INBOX]
     number = inq["inquiryNumber"]
     assert first["Message-ID"] == f"<rakuten.{SHOP}.{number}.q@reply.localhost>"
