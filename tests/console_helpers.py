@@ -9,21 +9,16 @@ def post_form(client, url, data=None, page="/admin/users"):
 
 
 class OtherBrowser:
-    """A second browser: its own cookies, and each call in a fresh app context.
-
-    The `app` fixture keeps one app context pushed, so `g` (Flask-WTF's CSRF token, Flask-Login's
-    user) would otherwise leak from the first client's requests into this one's.
-    """
+    """A second browser with its own cookies (each request already gets its own app context:
+    see conftest.IsolatedClient)."""
 
     def __init__(self, app):
-        self.app, self.client = app, app.test_client()
+        self.client = app.test_client()
 
     def get(self, *args, **kwargs):
-        """GET in a fresh app context."""
-        with self.app.app_context():
-            return self.client.get(*args, **kwargs)
+        """GET with this browser's cookies."""
+        return self.client.get(*args, **kwargs)
 
     def login(self, email="agent@example.jp", password="agent-password-1"):
         """Log in through the real form; returns the response."""
-        with self.app.app_context():
-            return Auth(self.client).login(email, password)
+        return Auth(self.client).login(email, password)
