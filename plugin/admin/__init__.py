@@ -15,6 +15,16 @@ def menu_entry(endpoint, label):
         MENU.append((endpoint, label))
 
 
+def page_arg(most=100_000):
+    """The `page` query parameter as a page number from 1 to `most`; anything unreadable is page 1."""
+    from flask import request
+
+    try:
+        return min(max(1, int(request.args.get("page", "1"))), most)
+    except ValueError:
+        return 1
+
+
 @bp.before_request
 @admin_required
 def _admins_only():

@@ -3,16 +3,9 @@ from flask import Response, render_template, request, stream_with_context
 from sqlalchemy import select
 
 from plugin import audit, audit_query, clock
-from plugin.admin import bp, menu_entry
+from plugin.admin import bp, menu_entry, page_arg
 from plugin.extensions import db
 from plugin.models import User
-
-
-def _page_number():
-    try:
-        return int(request.args.get("page", "1"))
-    except ValueError:
-        return 1
 
 
 def _render(f, rows=(), total=0, number=1, pages=1, status=200):
@@ -30,7 +23,7 @@ def audit_log():
     f = audit_query.parse_filter(request.args)
     if f.errors:
         return _render(f, status=400)
-    rows, total, number, pages = audit_query.page(f, _page_number())
+    rows, total, number, pages = audit_query.page(f, page_arg())
     return _render(f, rows, total, number, pages)
 
 

@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from plugin import audit
-from plugin.admin import bp, menu_entry
+from plugin.admin import bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
 from plugin.outbox import STATE_LABELS, STATES, OutboxMessage, history, options, store
@@ -14,20 +14,13 @@ class ActionForm(FlaskForm):
     """Only the CSRF token: the URL names the action."""
 
 
-def _page_arg():
-    try:
-        return int(request.args.get("page", "1"))
-    except ValueError:
-        return 1
-
-
 @bp.route("/outbox")
 def outbox():
     """All outgoing mail, newest first, filterable by state."""
     state = request.args.get("state") or None
     if state is not None and state not in STATES:
         return error_response(400, "状態の指定が正しくありません。")
-    page = history.page_of(state, _page_arg())
+    page = history.page_of(state, page_arg())
     return render_template("admin/outbox.html", page=page, state=state, counts=history.counts(),
                            labels=STATE_LABELS, form=ActionForm(), sandbox=options.sandbox_address())
 

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from plugin import audit
-from plugin.admin import bp, menu_entry
+from plugin.admin import bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
 from sync import replies as intake
@@ -19,20 +19,13 @@ class ActionForm(FlaskForm):
     """Only the CSRF token: the URL names the action."""
 
 
-def _page_arg():
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100000))
-    except ValueError:
-        return 1
-
-
 @bp.route("/replies")
 def replies():
     """Received replies newest first (filter by state), and the mall-write jobs that need attention."""
     state = request.args.get("state") or None
     if state is not None and state not in MAIL_STATES:
         return error_response(400, "状態の指定が正しくありません。")
-    page = _page_arg()
+    page = page_arg()
     query = select(ReplyMail).order_by(ReplyMail.id.desc())
     if state:
         query = query.where(ReplyMail.state == state)

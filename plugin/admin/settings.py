@@ -3,7 +3,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from plugin import helpdesk, settings
-from plugin.admin import bp, menu_entry
+from plugin.admin import bp, menu_entry, page_arg
 from plugin.admin import settings_form as sf
 from plugin.extensions import db
 from plugin.settings_models import SettingChange
@@ -96,10 +96,7 @@ def settings_page():
 @bp.route("/settings/history")
 def settings_history():
     """Every change of every setting, newest first (secrets masked)."""
-    try:
-        page = min(max(1, int(request.args.get("page", "1"))), 100_000)
-    except ValueError:
-        page = 1
+    page = page_arg()
     key = (request.args.get("key") or "").replace("\x00", "").strip()[:128]
     rows = settings.history(key_prefix=key or None, limit=HISTORY_PAGE + 1, offset=(page - 1) * HISTORY_PAGE)
     labels = {d.key: (settings.section_label(d.section), d.label) for d in settings.declared()}
