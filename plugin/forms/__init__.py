@@ -3,6 +3,7 @@
 Views live in plugin.forms.views; the logic in Flask-free modules (fields, addresses,
 uploads, service). `init_app` wires the blueprint, the rate limiter and CSRF exemption.
 """
+from plugin.forms import ratelimit_storage
 from plugin.forms.views import bp, limiter  # noqa: F401
 
 DEFAULTS = {
@@ -23,6 +24,8 @@ def init_app(app):
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.register_blueprint(bp)
+    # memory:// would start a timer thread inside create_app; the deferred one starts on use.
+    app.config["RATELIMIT_STORAGE_URI"] = ratelimit_storage.storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     # Posts come from the shop's own site, which cannot know our CSRF token; the origin
     # check, the honeypot and the per-IP rate limit protect the endpoint instead.
     csrf.exempt(bp)
