@@ -118,6 +118,20 @@ def compare(app, client, token, args, fmt, batches=10):
     return now / batches * 1000, base / batches * 1000
 
 
+def ensure_database(url):
+    """Create the PostgreSQL database of `url` when it does not exist yet (SQLite creates itself)."""
+    if not url.startswith("postgresql"):
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    server = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
 def main(sort="cumulative", filt=(45,)):
     """Seed, warm up, time (optionally profile) the lookups."""
     ap = argparse.ArgumentParser()
@@ -127,6 +141,7 @@ def main(sort="cumulative", filt=(45,)):
     ap.add_argument("--profile", choices=["json", "html"])
     ap.add_argument("--baseline", action="store_true")
     args = ap.parse_args()
+    ensure_database(args.url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench",
                       "ENCRYPTION_KEY": Fernet.generate_key().decode(),
                       "SERVER_NAME": "mallbridge.test"})

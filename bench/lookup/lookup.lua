@@ -1,8 +1,10 @@
 -- wrk script: e-mail lookups that vary the address across existing members.
--- BENCH_EMAILS: file with one URL-encoded address per line; BENCH_TOKEN: API bearer token.
+-- BENCH_EMAILS: file with one URL-encoded address per line; BENCH_TOKEN: API bearer token;
+-- BENCH_EXTRA: appended to the query string.
 local emails = {}
 local headers = {["Accept"] = "application/json"}
 local token = os.getenv("BENCH_TOKEN")
+local extra = os.getenv("BENCH_EXTRA") or ""  -- e.g. "&query=1" for the floor app
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 
 local threads = 0
@@ -19,7 +21,7 @@ end
 
 function request()
   local email = emails[math.random(#emails)]
-  return wrk.format("GET", "/lookup/members?email=" .. email, headers)
+  return wrk.format("GET", "/lookup/members?email=" .. email .. extra, headers)
 end
 
 function done(summary, latency, requests)

@@ -26,6 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lookup.lua")
 SAMPLE = 20_000
 TARGETS = {"p99_ms": 20.0, "rps_ratio": 0.70, "scale_ratio": 1.5}
+# The same fixed JSON as bare, with no database / one round trip / the smallest real query.
+FLOORS = {"bare": "bench.lookup.bare:app", "floor_select1": "bench.lookup.floor:app",
+          "floor_query": "bench.lookup.floor:app"}
 
 
 def parse_args(argv=None):
@@ -121,13 +124,13 @@ def server_pids(proc, db_url=None):
     return [int(x) for x in out.split()], backends
 
 
-def wrk(port, seconds, args, emails, token="", pids=((), ())):
+def wrk(port, seconds, args, emails, token="", pids=((), ()), extra=""):
     """Run wrk with the Lua script; returns req/s, latencies and CPU per request (ms).
 
     CPU per request (app workers, database backends) is what a shared, noisy machine cannot
     distort much: it says what the lookup costs, whoever else is using the cores.
     """
-    env = dict(os.environ, BENCH_EMAILS=emails, BENCH_TOKEN=token)
+    env = dict(os.environ, BENCH_EMAILS=emails, BENCH_TOKEN=token, BENCH_EXTRA=extra)
     before = [cpu_seconds(p) for p in pids]
     out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "-s", LUA,
                           f"http://127.0.0.1:{port}"], env=env, check=True, capture_output=True, text=True).stdout
@@ -153,6 +156,9 @@ def verdict(s):
               "scale_ratio": big["mean_ms"] / small["mean_ms"],
               # The req/s ratio a machine of our own would show: both are CPU-bound.
               "cpu_ratio": bare["app_cpu_ms"] / (big["app_cpu_ms"] + big["db_cpu_ms"])}
+    for name in ("floor_select1", "floor_query"):
+        if name in s:  # what any lookup that asks the database at all could reach here
+            ratios[f"{name}_ratio"] = s[name]["rps"] / bare["rps"]
     ok = {"rps_ratio": ratios["rps_ratio"] >= TARGETS["rps_ratio"], "p99_ms": ratios["p99_ms"] <= TARGETS["p99_ms"],
           "scale_ratio": ratios["scale_ratio"] <= TARGETS["scale_ratio"]}
     return ratios, ok
@@ -178,6 +184,10 @@ def report(info, args, s, ratios, ok, load_seconds):
               f"(target ≤ 1.5: {mark[ok['scale_ratio']]})",
               f"- CPU per bare request ÷ CPU per lookup (app + DB): {ratios['cpu_ratio']:.2f} "
               "(the req/s ratio without other load on the machine)"]
+    if "floor_select1_ratio" in ratios:
+        lines += [f"- ceiling for any lookup that asks PostgreSQL: bare + one `SELECT 1` round trip reaches "
+                  f"{ratios['floor_select1_ratio']:.2f} of bare; bare + the member index seek alone (no token, "
+                  f"no orders, no audit) {ratios['floor_query_ratio']:.2f}"]
     return "\n".join(lines)
 
 
@@ -191,29 +201,34 @@ def main(argv=None):
         for name, (url, n) in dbs.items():
             print(f"loading {n:,} members and {n * args.orders_per_member:,} orders into {url}", flush=True)
             load_seconds[f"{n:,}/{n * args.orders_per_member:,}"] = load.load(url, n, n * args.orders_per_member)
-    procs, ports, tokens, emails = [], {}, {}, {}
+    procs, ports, tokens, emails, extra = {}, {}, {}, {}, {}
     try:
         for k, (name, (url, n)) in enumerate(dbs.items()):
             tokens[name] = load.mallbridge(url, "tokens", "create", "--name", f"bench {dt.date.today()}",
                                            capture=True).strip().splitlines()[-1]
             emails[name], ports[name] = sample_file(n), args.port + k
-            procs.append(serve("wsgi:app", ports[name], load.app_env(url), args.workers))
+            procs[name] = serve("wsgi:app", ports[name], load.app_env(url), args.workers)
             check_lookup(ports[name], tokens[name], load.email_of(n // 2))
-        ports["bare"], tokens["bare"], emails["bare"] = args.port + 2, "", emails["lookup_10k"]
-        procs.append(serve("bench.lookup.bare:app", ports["bare"], load.app_env(dbs["lookup_10k"][0]), args.workers))
-        order = ["bare", "lookup_1M", "lookup_10k"]
+        # The bare app and the two floors (bench/lookup/floor.py) on the 1M database's addresses.
+        big_url = dbs["lookup_1M"][0]
+        for k, (name, spec) in enumerate(FLOORS.items(), start=2):
+            ports[name], tokens[name], emails[name] = args.port + k, "", emails["lookup_1M"]
+            procs[name] = serve(spec, ports[name], load.app_env(big_url), args.workers)
+        extra["floor_query"] = "&query=1"
+        order = ["bare", "floor_select1", "floor_query", "lookup_1M", "lookup_10k"]
         for name in order:  # warm-up: connection pools, imports, page cache
-            wrk(ports[name], 3, args, emails[name], tokens[name])
-        pids = {name: server_pids(proc, dbs[name][0] if name in dbs else None)
-                for name, proc in zip(["lookup_1M", "lookup_10k", "bare"], procs)}
+            wrk(ports[name], 3, args, emails[name], tokens[name], extra=extra.get(name, ""))
+        pids = {name: server_pids(procs[name], big_url if name.startswith("floor") else dbs.get(name, (None,))[0])
+                for name in order}
         runs = {name: [] for name in order}
         for r in range(args.rounds):
             for name in order:
-                runs[name].append(wrk(ports[name], args.duration, args, emails[name], tokens[name], pids[name]))
+                runs[name].append(wrk(ports[name], args.duration, args, emails[name], tokens[name], pids[name],
+                                      extra.get(name, "")))
                 print(f"round {r + 1} {name}: {json.dumps({k: round(v, 2) for k, v in runs[name][-1].items()})}",
                       flush=True)
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.terminate()
             proc.wait(timeout=30)
         for path in set(emails.values()):
