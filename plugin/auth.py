@@ -1,6 +1,7 @@
 """Staff login with Flask-Login: login/logout views, a failure throttle and role decorators."""
 import datetime as dt
 import functools
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -25,13 +26,17 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(user_id):
-    """Flask-Login hook: the staff user stored in the session, if still there."""
+    """Flask-Login hook: the staff user stored in the session, if still there and unchanged."""
+    ident, _, key = str(user_id).partition(".")
     try:
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, int(ident))
     except (TypeError, ValueError):
         return None
-    # A disabled account loses its open sessions at once, not only future logins.
-    return user if user is not None and user.is_active else None
+    # A disabled account loses its open sessions at once, not only future logins; so does
+    # every session opened before the password was changed (the key no longer matches).
+    if user is None or not user.is_active or not hmac.compare_digest(key, user.session_key()):
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler

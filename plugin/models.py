@@ -42,6 +42,18 @@ class User(UserMixin, db.Model):
     def is_admin(self):
         return self.role == "admin"
 
+    def get_id(self):
+        """Flask-Login's session key: the id plus a digest of the password hash.
+
+        A new password changes the digest, so every other session of this user (and any
+        remember cookie) stops working at once; the salted hash itself never leaves the server.
+        """
+        return f"{self.id}.{self.session_key()}"
+
+    def session_key(self):
+        """16 hex digits derived from the current password hash."""
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+
     def set_password(self, password):
         """Store a salted hash; the plain password is never kept."""
         from flask import current_app

@@ -220,3 +220,20 @@ def test_every_bad_field_is_marked_at_once(client, admin):
     for message in ("メールアドレスの形式が正しくありません。", "権限を選んでください。", "パスワードは8文字以上にしてください。"):
         assert page.count(message) == 1
     assert 'value="山田"' in page
+
+
+def test_password_reset_ends_the_users_other_sessions(client, admin, app):
+    """After a password reset the user's open sessions are logged out; the admin resetting their own stays in."""
+    agent = OtherBrowser(app)
+    assert agent.login().status_code == 302
+    assert agent.get("/lookup/members?email=x@example.jp").status_code == 200
+    agent_id = _user("agent@example.jp").id
+    assert post_form(client, f"/admin/users/{agent_id}/password", {"password": "brand-new-pass"}).status_code == 302
+    assert agent.get("/lookup/members?email=x@example.jp").status_code == 302  # back to the login page
+
+    admin_id = _user("admin@example.jp").id
+    second = OtherBrowser(app)
+    assert second.login("admin@example.jp", "admin-password-1").status_code == 302
+    assert post_form(client, f"/admin/users/{admin_id}/password", {"password": "admin-new-pass"}).status_code == 302
+    assert client.get("/admin/users").status_code == 200
+    assert second.get("/admin/users").status_code == 302

@@ -1,6 +1,6 @@
 """Admin console: staff users (list, create, enable/disable, role, password reset)."""
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import AnyOf, Length, Optional
@@ -173,6 +173,9 @@ def user_password(user_id):
         else:
             audit.record("user.password_reset", {"email": user.email, "generated": typed is None}, commit=False)
             db.session.commit()
+            if user.id == current_user.id:
+                # The new password ends every other session; this one continues under the new key.
+                login_user(user)
             if typed is not None:
                 flash(f"{user.email} のパスワードを変更しました。")
                 return redirect(url_for("admin.user_edit", user_id=user.id))
