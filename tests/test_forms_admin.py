@@ -117,3 +117,14 @@ def test_agents_cannot_manage_forms(client, auth):
     """Form administration is admin-only."""
     auth.login()
     assert client.get("/admin/forms").status_code == 403
+
+
+def test_submissions_page_number_is_bounded(client, auth):
+    """An absurd or unreadable page number on the submissions list gives a normal page, never a 500."""
+    auth.login("admin@example.jp", "admin-password-1")
+    from tests.factories import default_shop
+
+    form = service.save_form(slug="contact", shop=default_shop(), to="shop@example.jp", bcc="in@example.test")
+    db.session.commit()
+    for page in ("99999999999999999999", "-5", "abc"):
+        assert client.get(f"/admin/forms/{form.id}/submissions?page={page}").status_code == 200

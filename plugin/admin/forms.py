@@ -3,7 +3,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from plugin import audit
-from plugin.admin import bp, menu_entry
+from plugin.admin import bp, menu_entry, page_arg
 from plugin.extensions import db
 from plugin.forms import fields as form_fields, service
 from plugin.forms.models import FormSubmission, InquiryForm
@@ -101,7 +101,7 @@ def form_edit(form_id):
 def form_submissions(form_id):
     """Submissions of one form, newest first, paginated."""
     form = db.session.get(InquiryForm, form_id) or abort(404)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     query = select(FormSubmission).where(FormSubmission.form_id == form.id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(FormSubmission.id.desc())
