@@ -54,6 +54,7 @@ def mall_account_new(mall):
     # Secrets are never echoed back into the form.
     shown = {k: v for k, v in values.items() if k not in ("service_secret", "license_key", "client_secret",
                                                           "refresh_token")}
+    shown["shop"] = request.form.get("shop", "")  # keep the chosen shop selected after an error
     return render_template("admin/mall_account_form.html", mall=mall, account=None, errors=errors, values=shown,
                            shops=_shops(), labels=MALL_LABELS), (400 if errors else 200)
 
