@@ -5,14 +5,18 @@ that pulls (code, reason, targets) out of the error body.
 """
 import email.utils
 import json as jsonlib
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 
 from sync.errors import (AUTH_CODES, Conflict, MallAuthError, MalformedResponse, NotFound,
                          PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
+from sync.retry import IN_PASS_ATTEMPTS, IN_PASS_MAX_WAIT, in_pass_wait, is_retryable, jitter
+
+log = logging.getLogger("mallbridge.sync.http")
 
 # (connect, read) seconds; read is per socket read, so a stalled mall fails within 20 s.
 DEFAULT_TIMEOUT = (5.0, 20.0)
@@ -75,24 +79,65 @@ class Pacer:
             self._next = now + self.interval
 
 
+@dataclass
+class RetryPolicy:
+    """Retries of one call inside a poll pass: how many, how long at most, and the sleep used."""
+
+    attempts: int = IN_PASS_ATTEMPTS
+    max_wait: float = IN_PASS_MAX_WAIT
+    sleep: object = field(default=time.sleep, repr=False)
+    jitter: object = field(default=jitter, repr=False)
+
+    def wait_for(self, failure, attempt, method, retry_after=None):
+        """Seconds to wait before the next attempt, or None (see sync.retry.in_pass_wait)."""
+        return in_pass_wait(failure, attempt, method=method, retry_after=retry_after, max_attempts=self.attempts,
+                            max_wait=self.max_wait, jitter=self.jitter)
+
+
 class MallHttp:
-    """A requests Session with timeouts on every call, per-account pacing and a size cap."""
+    """A requests Session with timeouts on every call, per-account pacing and a size cap.
+
+    With a RetryPolicy (`retry`), a 429, 5xx or timeout is retried here a few times before the
+    caller sees it; without one (the default) every failure goes straight to the caller."""
 
     def __init__(self, mall, *, session=None, timeout=DEFAULT_TIMEOUT, pacer=None, rate=DEFAULT_RATE,
-                 max_bytes=DEFAULT_MAX_BYTES):
+                 max_bytes=DEFAULT_MAX_BYTES, retry=None):
         self.mall = mall
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.timeout = timeout
         self.pacer = pacer or Pacer(rate)
         self.max_bytes = max_bytes
+        self.retry = retry
 
     def close(self):
         """Close the pooled connections."""
         self.session.close()
 
     def request(self, method, url, *, max_bytes=None, pace=True, **kw):
-        """Send one request and read the whole body; transport problems become typed errors."""
+        """Send one request (retried per `self.retry`) and read the whole body; typed transport errors."""
+        attempt = 1
+        while True:
+            try:
+                reply = self._send(method, url, max_bytes, pace, kw)
+            except TemporaryMallError as exc:
+                wait = self.retry.wait_for(exc, attempt, method) if self.retry else None
+                if wait is None:
+                    raise
+                what = exc.code
+            else:
+                if not self.retry or not is_retryable(reply.status):
+                    return reply
+                wait = self.retry.wait_for(reply.status, attempt, method,
+                                           parse_retry_after(reply.header("Retry-After")))
+                if wait is None:
+                    return reply  # the caller maps it to RateLimited / TemporaryMallError
+                what = f"HTTP {reply.status}"
+            log.info("%s %s: %s, retrying in %.1fs (attempt %d)", self.mall, method, what, wait, attempt + 1)
+            self.retry.sleep(wait)
+            attempt += 1
+
+    def _send(self, method, url, max_bytes, pace, kw):
         if pace:
             self.pacer.wait()
         cap = max_bytes or self.max_bytes

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 
@@ -16,11 +17,16 @@ from plugin import clock
 from plugin.extensions import db
 from sync import accounts, mailer, options, routing
 from sync.errors import MallAuthError, MallError, PermanentMallError
+from sync.http import RetryPolicy
 from sync.models import InboundMessage, MallAccount, MallInquiry, OwnReply, SyncCursor
 from sync.retry import retry_delay
 
 log = logging.getLogger("mallbridge.sync.poller")
 MAX_BACKOFF = 300.0
+# A 429 or a short outage is waited out inside the pass (Retry-After ≤ 60 s, a few quick
+# retries of 5xx/timeouts); anything longer ends the pass and MAX_BACKOFF applies. Tests
+# replace it with a policy whose sleep only records.
+RETRY = RetryPolicy()
 
 
 class NoInbox(RuntimeError):
@@ -54,7 +60,9 @@ def poll_account(account, client=None):
     own_client = client is None
     started = clock.now()
     try:
-        client = client or accounts.client_for(account)
+        if own_client:
+            client = accounts.client_for(account)
+            client.http.retry = RETRY
         try:
             _pass(account, client, started, result)
         finally:
@@ -103,9 +111,12 @@ def _cursor(account):
     return cursor
 
 
-def _markers(account):
-    rows = db.session.execute(select(MallInquiry.inquiry_id, MallInquiry.change_marker)
-                              .where(MallInquiry.account_id == account.id)).all()
+def markers(account_id, inquiry_ids):
+    """Stored change markers of these inquiries of one account (one query; unknown ones absent)."""
+    if not inquiry_ids:
+        return {}
+    rows = db.session.execute(select(MallInquiry.inquiry_id, MallInquiry.change_marker).where(
+        MallInquiry.account_id == account_id, MallInquiry.inquiry_id.in_(inquiry_ids))).all()
     return dict(rows)
 
 
@@ -113,7 +124,7 @@ def _pass(account, client, now, result):
     cursor = _cursor(account)
     backfill = account.backfilled_at is None
     floor = now - dt.timedelta(days=options.get("backfill_days")) if backfill else None
-    markers = _markers(account)
+    markers_of = partial(markers, account.id)
     db.session.commit()
     if account.mall == "rakuten":
         from sync import rakuten_poll as mall
@@ -124,7 +135,7 @@ def _pass(account, client, now, result):
         if backfill and account.backfill_total is None:
             account.backfill_total, account.backfill_done = mall.count(client, start, now), 0
             db.session.commit()
-        snapshots = mall.scan(client, start, now, markers.get)
+        snapshots = mall.scan(client, start, now, markers_of)
     else:
         from sync import yahoo_poll as mall
 
@@ -133,7 +144,7 @@ def _pass(account, client, now, result):
             account.backfill_total, account.backfill_done = client.list(1, 1).count, 0
             db.session.commit()
         since = account.last_success_at if not backfill else None
-        snapshots = mall.scan(client, markers.get, floor=floor, cursor_newest=cursor.newest_post_time,
+        snapshots = mall.scan(client, markers_of, floor=floor, cursor_newest=cursor.newest_post_time,
                               seller_since=since, now=now, progress=progress)
     for snap in snapshots:
         if snap.unchanged:

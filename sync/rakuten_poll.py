@@ -2,8 +2,9 @@
 
 The list filters on regDate (creation), so a customer's follow-up on an old inquiry never
 shows up in a "since last poll" window. Each pass therefore re-scans the last 60 days (or
-further back, to the last complete pass, after an outage or an expired key) and fetches the
-detail only of inquiries whose lastUpdateDate changed.
+further back, to the last complete pass, after an outage or an expired key) and delivers the
+inquiries whose lastUpdateDate changed, straight from the listed objects (they carry every
+message); the detail call is only a fallback for a list entry without `replies`.
 """
 import datetime as dt
 import logging
@@ -11,7 +12,7 @@ import mimetypes
 
 from sync.errors import NotFound, ResponseTooLarge
 from sync.mailer import MallFile, MallMessage
-from sync.poll_types import Snapshot
+from sync.poll_types import Snapshot, with_markers
 from sync.rakuten_model import Attachment
 
 log = logging.getLogger("mallbridge.sync.rakuten")
@@ -38,15 +39,22 @@ def count(client, start, end):
     return sum(client.count(a, b) for a, b in windows(start, end))
 
 
-def scan(client, start, end, marker_of):
+def scan(client, start, end, markers_of):
     """Snapshots of inquiries created in [start, end] whose lastUpdateDate changed, newest first.
 
-    `marker_of(inquiry_number)` is the stored change marker (None for unknown inquiries)."""
-    for listed in client.iter_inquiries(start, end, limit=PAGE_LIMIT):
+    `markers_of(numbers)` gives the stored change markers of those inquiry numbers (unknown
+    ones left out); it is asked once per listed page."""
+    listed_pages = client.iter_inquiries(start, end, limit=PAGE_LIMIT)
+    for listed, stored in with_markers(listed_pages, lambda i: i.number, markers_of, PAGE_LIMIT):
         marker = _marker(listed)
-        if marker is not None and marker_of(listed.number) == marker:
+        if marker is not None and stored == marker:
             yield Snapshot(listed.number, marker, listed.reg_date, None, unchanged=True)
             continue
+        if has_messages(listed):
+            # The list returns the same object as the detail (malls.md §1.5): no second call.
+            yield snapshot(listed)
+            continue
+        log.debug("inquiry %s listed without replies[]; reading its detail", listed.number)
         try:
             full = client.detail(listed.number)
         except NotFound:
@@ -54,6 +62,11 @@ def scan(client, start, end, marker_of):
             log.warning("inquiry %s vanished before its detail was read; skipped", listed.number)
             continue
         yield snapshot(full)
+
+
+def has_messages(inquiry):
+    """Whether a listed inquiry carries its messages (a `replies` list, even an empty one)."""
+    return isinstance((inquiry.raw or {}).get("replies"), list)
 
 
 def _marker(inquiry):

@@ -12,6 +12,12 @@ from sync.errors import MallError, RateLimited
 MAX_ATTEMPTS = 5
 BASE_DELAY = 1.0
 MAX_DELAY = 300.0
+# Inside one poll pass: a few quick retries of the same call; a longer wait ends the pass and
+# the poller's own backoff (retry_delay, up to MAX_DELAY) takes over.
+IN_PASS_ATTEMPTS = 4
+IN_PASS_MAX_WAIT = 60.0
+# A timeout or 5xx on these may be retried: sending them twice has the same effect as once.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # 408/425 are "try again" by definition; 429 is rate limiting; 5xx is the mall's side.
 RETRY_STATUSES = frozenset({408, 425, 429})
 
@@ -57,6 +63,24 @@ def retry_delay(error, n, *, base=BASE_DELAY, cap=MAX_DELAY, jitter=jitter):
     if isinstance(error, RateLimited) and error.retry_after is not None:
         return min(max(float(error.retry_after), 0.0), cap)
     return backoff(n, base=base, cap=cap, jitter=jitter)
+
+
+def in_pass_wait(failure, attempt, *, method="GET", retry_after=None, max_attempts=IN_PASS_ATTEMPTS,
+                 max_wait=IN_PASS_MAX_WAIT, jitter=jitter):
+    """Seconds to wait before sending the same call again within a pass, or None to give up now.
+
+    `failure` is a status code or exception, `attempt` the 1-based number of the call that failed."""
+    if attempt >= max_attempts or not is_retryable(failure):
+        return None
+    if failure == 429 or isinstance(failure, RateLimited):
+        # The mall refused the call without acting on it, so any method may go again.
+        hint = failure.retry_after if isinstance(failure, RateLimited) else retry_after
+        wait = float(hint) if hint is not None else backoff(attempt, cap=max_wait, jitter=jitter)
+        return max(wait, 0.0) if wait <= max_wait else None
+    if method.upper() not in IDEMPOTENT:
+        # A POST that timed out or got a 5xx may have been applied: a retry could post twice.
+        return None
+    return backoff(attempt, cap=max_wait, jitter=jitter)
 
 
 def call_with_retry(fn, *, max_attempts=MAX_ATTEMPTS, sleep=None, delay=retry_delay):

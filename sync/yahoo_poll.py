@@ -11,11 +11,12 @@ import mimetypes
 from sync.errors import NotFound, ResponseTooLarge
 from sync.mailer import MallFile, MallMessage
 from sync.parse import unix_seconds
-from sync.poll_types import Snapshot
+from sync.poll_types import Snapshot, with_markers
 
 log = logging.getLogger("mallbridge.sync.yahoo")
 QA_TYPES = {"item": "商品についての質問", "order": "注文についての質問"}
 SELLER_OVERLAP = dt.timedelta(hours=1)
+PAGE_SIZE = 20  # the list's maximum `result`
 
 
 def _ts(value):
@@ -27,22 +28,23 @@ def marker(headline):
     return f"{_ts(headline.user_post_time)}:{headline.message_count}:{_ts(headline.seller_post_time)}"
 
 
-def scan(client, marker_of, *, floor=None, cursor_newest=None, seller_since=None, now=None, progress=None):
+def scan(client, markers_of, *, floor=None, cursor_newest=None, seller_since=None, now=None, progress=None):
     """Snapshots of new or changed topics; `progress["newest"]` ends as the newest userPostTime seen.
 
     Stops at the first topic that is known, unchanged and not newer than the last complete
-    pass (`cursor_newest`), or older than `floor` (first connect)."""
+    pass (`cursor_newest`), or older than `floor` (first connect). `markers_of(topic_ids)` gives
+    the stored change markers of those topics; it is asked once per listed page."""
     progress = progress if progress is not None else {}
     floor_ts = _ts(floor)
     seen = set()
-    for headline in client.iter_topics():
+    for headline, stored in with_markers(client.iter_topics(), _topic_id, markers_of, PAGE_SIZE):
         posted = _ts(headline.user_post_time) or 0
         progress["newest"] = max(progress.get("newest") or 0, posted)
         if floor_ts is not None and posted < floor_ts:
             break
         mark = marker(headline)
         seen.add(headline.topic_id)
-        if marker_of(headline.topic_id) == mark:
+        if stored == mark:
             if cursor_newest is not None and posted <= cursor_newest:
                 break
             yield Snapshot(headline.topic_id, mark, headline.user_post_time, None, unchanged=True)
@@ -51,15 +53,20 @@ def scan(client, marker_of, *, floor=None, cursor_newest=None, seller_since=None
         if topic is not None:
             yield snapshot(topic, mark, headline)
     if seller_since is not None and now is not None:
-        for headline in client.iter_topics(date_type="sellerPostTime", start_date=seller_since - SELLER_OVERLAP,
-                                           end_date=now):
+        by_seller = client.iter_topics(date_type="sellerPostTime", start_date=seller_since - SELLER_OVERLAP,
+                                       end_date=now)
+        for headline, stored in with_markers(by_seller, _topic_id, markers_of, PAGE_SIZE):
             mark = marker(headline)
-            if headline.topic_id in seen or marker_of(headline.topic_id) in (mark, None):
+            if headline.topic_id in seen or stored in (mark, None):
                 # Unknown topics here predate the backfill: the shop's reply alone is no thread.
                 continue
             topic = _detail(client, headline.topic_id)
             if topic is not None:
                 yield snapshot(topic, mark, headline)
+
+
+def _topic_id(headline):
+    return headline.topic_id
 
 
 def _detail(client, topic_id):

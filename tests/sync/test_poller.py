@@ -1,15 +1,25 @@
 """End-to-end poller tests against the in-process fake mall, the real outbox and an aiosmtpd sink."""
+import pytest
 from sqlalchemy import func, select
 
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
 from sync.fake_mall.seed import DEMO_RAKUTEN
-from sync.models import InboundMessage, MallAccount
+from sync.http import RetryPolicy
+from sync.models import InboundMessage, MallAccount, SyncCursor
 from tests.sync.poller_helpers import (INBOX, add, mall, rakuten_account, smtp_sink, sync_app,  # noqa: F401
                                        world, yahoo_account)
 
 SHOP = DEMO_RAKUTEN["shop_id"]
+
+
+@pytest.fixture(autouse=True)
+def slept(monkeypatch):
+    """The in-pass retry waits of the poller, recorded instead of slept."""
+    waits = []
+    monkeypatch.setattr(poller, "RETRY", RetryPolicy(sleep=waits.append, jitter=None))
+    return waits
 
 
 def _outbox(state=None):
@@ -102,11 +112,12 @@ def test_expired_key_pauses_then_renew_catches_up(sync_app, mall, runner):
 
 
 def test_server_errors_back_off_and_keep_cursor(sync_app, mall):
-    """500s from the mall record a Japanese error, push the next poll out, and deliver once the mall is back."""
+    """500s that outlast the in-pass retries record a Japanese error, push the next poll out, and
+    deliver once the mall is back."""
     add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 1})
     account = rakuten_account()
     with mall.state.lock:
-        mall.state.add_fault("status", 3, "rakuten", None, 500, None, None, None)
+        mall.state.add_fault("status", 20, "rakuten", None, 500, None, None, None)
     result = _poll(account)
     account = db.session.get(MallAccount, account.id)
     assert result.error and account.failures == 1 and account.next_poll_at > account.last_poll_at
@@ -127,6 +138,55 @@ def test_rate_limited_honours_retry_after(sync_app, mall):
     _poll(account)
     account = db.session.get(MallAccount, account.id)
     assert (account.next_poll_at - account.last_poll_at).total_seconds() >= 120
+
+
+def test_short_outage_is_retried_inside_the_pass(sync_app, mall, slept):
+    """Two 500s are retried within the pass (waits 1 s, 2 s): no error, the inquiry is delivered at once."""
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 1})
+    account = rakuten_account()
+    _poll(account)
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "message": "新しい問い合わせ"})
+    with mall.state.lock:
+        mall.state.add_fault("status", 2, "rakuten", None, 500, None, None, None)
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 1
+    assert slept == [1.0, 2.0]
+    assert db.session.get(MallAccount, account.id).failures == 0
+
+
+def test_429_inside_a_pass_waits_retry_after_and_goes_on(sync_app, mall, slept):
+    """A burst of 429s with Retry-After 1 no longer ends the pass: it waits and delivers everything."""
+    for i in range(3):
+        add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 1 + i})
+    account = rakuten_account()
+    with mall.state.lock:
+        mall.state.add_fault("status", 3, "rakuten", None, 429, None, 1, None)
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 3
+    assert slept == [1.0, 1.0, 1.0]
+
+
+def test_long_429_mid_pass_keeps_cursor_before_undelivered_inquiries(sync_app, mall, slept):
+    """A 429 with a long Retry-After half-way through a pass ends it: what was committed stays, the cursor
+    does not move, and the next pass delivers the rest exactly once."""
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 1, "message": "新しい方"})
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 2, "message": "添付つき",
+                                  "attachments": [{"label": "photo.png", "text": "png"}]})
+    add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 3, "message": "古い方"})
+    account = rakuten_account()
+    with mall.state.lock:
+        mall.state.add_fault("status", 1, "rakuten", "/attachment", 429, None, 120, None)
+    result = _poll(account)
+    account = db.session.get(MallAccount, account.id)
+    assert result.error and (account.next_poll_at - account.last_poll_at).total_seconds() >= 120
+    assert slept == []
+    assert db.session.scalar(select(func.count(InboundMessage.id))) == 1  # the newest, before the 429
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.account_id == account.id))
+    assert cursor.scanned_until is None and account.backfilled_at is None
+    result = _poll(account)
+    assert result.error is None and result.new_messages == 2
+    assert db.session.scalar(select(func.count(InboundMessage.id))) == 3
+    assert len(_outbox()) == 3
 
 
 def test_yahoo_token_refresh_and_paging_past_20_topics(sync_app, mall):

@@ -7,7 +7,7 @@ import requests
 from sync.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
                          RateLimited, ResponseTooLarge, TemporaryMallError)
 from sync.http import Pacer, parse_retry_after
-from sync.retry import backoff, call_with_retry, jitter, retry_delay, should_retry
+from sync.retry import backoff, call_with_retry, in_pass_wait, jitter, retry_delay, should_retry
 
 
 @pytest.mark.parametrize("status, expected", [
@@ -163,3 +163,27 @@ def test_pacer_does_not_sleep_after_idle_time():
 def test_parse_retry_after(value, expected):
     """Retry-After in seconds or as an HTTP date (relative to now)."""
     assert parse_retry_after(value, now=1_000_000) == expected
+
+
+@pytest.mark.parametrize("failure, attempt, method, retry_after, expected", [
+    (429, 1, "GET", 5.0, 5.0),                      # Retry-After is waited out …
+    (429, 1, "POST", 5.0, 5.0),                     # … for any method: a 429 was not acted on
+    (429, 1, "GET", 0.0, 0.0),
+    (429, 1, "GET", 60.0, 60.0),
+    (429, 1, "GET", 61.0, None),                    # too long: end the pass, the poller backs off
+    (429, 2, "GET", None, 2.0),                     # no Retry-After: backoff
+    (RateLimited(retry_after=3), 1, "PATCH", None, 3.0),
+    (RateLimited(retry_after=300), 1, "GET", None, None),
+    (503, 1, "GET", None, 1.0), (500, 2, "GET", None, 2.0), (502, 3, "PUT", None, 4.0),
+    (500, 1, "POST", None, None),                   # may have been applied: never twice
+    (500, 1, "PATCH", None, None),
+    (TemporaryMallError(code="timeout"), 1, "GET", None, 1.0),
+    (TemporaryMallError(code="timeout"), 1, "POST", None, None),
+    (503, 4, "GET", None, None), (429, 4, "GET", 1.0, None),   # attempts used up
+    (400, 1, "GET", None, None), (401, 1, "GET", None, None), (404, 1, "GET", None, None),
+    (MallAuthError(code="GA0001"), 1, "GET", None, None), (200, 1, "GET", None, None),
+])
+def test_in_pass_wait_table(failure, attempt, method, retry_after, expected):
+    """Inside a pass: 429 waits Retry-After (≤ 60 s) for any method; 5xx/timeouts back off for idempotent
+    methods only; at most 4 attempts; other failures are never retried."""
+    assert in_pass_wait(failure, attempt, method=method, retry_after=retry_after, jitter=None) == expected
