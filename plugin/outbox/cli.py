@@ -28,7 +28,7 @@ def connection_from_config():
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
 @click.option("--batch", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Rows claimed per pass.")
-@click.option("--idle-seconds", type=click.FloatRange(0.01, 3600), default=5.0, show_default=True,
+@click.option("--idle-seconds", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True,
               help="Pause when nothing is due.")
 @with_appcontext
 def run_cmd(once, batch, idle_seconds):
