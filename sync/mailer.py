@@ -18,11 +18,24 @@ from plugin import clock, compose
 from sync.models import MALL_LABELS
 
 # Back-office and storefront links. Kept here so a mall changing a URL is a one-line fix.
+# Neither mall documents these URLs; where each pattern comes from (checked 2026-11):
+# RMS order detail: the pattern shop tools open for one order — a userscript matching
+# order-rp.rms.rakuten.co.jp/order-rb/individual-order-detail-sc/*, several order tools (Ruby, PHP/Laravel,
+# JS) building …/init?orderNumber=<number>, one noting it was checked on the live screen.
 RAKUTEN_ORDER_URL = "https://order-rp.rms.rakuten.co.jp/order-rb/individual-order-detail-sc/init?orderNumber={order}"
+# R-Messe inquiry page: R-Messe lives on rmesse.rms.rakuten.co.jp; browser extensions for R-Messe
+# match its inquiry pages as /inquiry/*, a helpdesk ingest builds /inquiry/<inquiryNumber>, and
+# Rakuten's own notification mails link to /inquiry/… (practitioner sources, not official).
 RAKUTEN_INQUIRY_URL = "https://rmesse.rms.rakuten.co.jp/inquiry/{inquiry}"
 RAKUTEN_ITEM_BASE = "https://item.rakuten.co.jp"
+# Store Creator Pro is https://pro.store.yahoo.co.jp/pro.<store account> (Yahoo!'s own FAQ); the store
+# account is the API's sellerId. Order detail …/order/manage/detail/<orderId>: used by two independent
+# order tools (Ruby, JS).
 YAHOO_ORDER_URL = "https://pro.store.yahoo.co.jp/pro.{seller}/order/manage/detail/{order}"
+# Store Q&A (問い合わせ管理) detail: BEST GUESS. No public source shows this page's URL; only the
+# Store Creator Pro base above is confirmed. Check it against a live store and fix it here.
 YAHOO_TALK_URL = "https://pro.store.yahoo.co.jp/pro.{seller}/talk/detail?topicId={inquiry}"
+# Storefront item page: store.shopping.yahoo.co.jp/<store account>/<item code>.html (public store pages).
 YAHOO_ITEM_URL = "https://store.shopping.yahoo.co.jp/{seller}/{item}.html"
 
 MALL_CODES = {"rakuten": "r", "yahoo": "y"}
@@ -133,21 +146,27 @@ def base_subject(shop_id, msg):
 
 def links(account, msg):
     """Back-office links (order, inquiry) and the item's store page, where the mall has them."""
+    from urllib.parse import quote
+
+    def _q(value):
+        # Values come from the mall: a stray space, "/" or "?" must not change which page opens.
+        return quote(str(value).strip(), safe="")
+
     out = {}
     if msg.mall == "rakuten":
-        out["inquiry"] = RAKUTEN_INQUIRY_URL.format(inquiry=msg.inquiry_id)
+        out["inquiry"] = RAKUTEN_INQUIRY_URL.format(inquiry=_q(msg.inquiry_id))
         if msg.order_number:
-            out["order"] = RAKUTEN_ORDER_URL.format(order=msg.order_number)
+            out["order"] = RAKUTEN_ORDER_URL.format(order=_q(msg.order_number))
         if msg.item_url:
             url = msg.item_url.strip()
             out["item"] = url if url.startswith("http") else RAKUTEN_ITEM_BASE + "/" + url.lstrip("/")
     else:
-        seller = account.seller_id or ""
-        out["inquiry"] = YAHOO_TALK_URL.format(seller=seller, inquiry=msg.inquiry_id)
+        seller = _q(account.seller_id or "")
+        out["inquiry"] = YAHOO_TALK_URL.format(seller=seller, inquiry=_q(msg.inquiry_id))
         if msg.order_number:
-            out["order"] = YAHOO_ORDER_URL.format(seller=seller, order=msg.order_number)
+            out["order"] = YAHOO_ORDER_URL.format(seller=seller, order=_q(msg.order_number))
         if msg.item_code:
-            out["item"] = YAHOO_ITEM_URL.format(seller=seller, item=msg.item_code)
+            out["item"] = YAHOO_ITEM_URL.format(seller=seller, item=_q(msg.item_code))
     return out
 
 

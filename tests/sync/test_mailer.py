@@ -77,3 +77,46 @@ def test_large_attachment_becomes_a_note(app):
     names = [p.get_filename() for p in mail.iter_attachments()]
     assert names == ["photo.png"]
     db.session.rollback()
+
+
+def test_rakuten_links_follow_the_rms_and_r_messe_patterns(app):
+    """Rakuten: the order opens RMS's order detail by number, the inquiry its R-Messe page, the item its store page."""
+    account = rakuten_account()
+    link = mailer.links(account, _msg(item_url="/greentea-honpo/green-tea-100/"))
+    assert link["order"] == ("https://order-rp.rms.rakuten.co.jp/order-rb/individual-order-detail-sc/init"
+                             "?orderNumber=391234-20261120-0001")
+    assert link["inquiry"] == "https://rmesse.rms.rakuten.co.jp/inquiry/391234-20261120-1"
+    assert link["item"] == "https://item.rakuten.co.jp/greentea-honpo/green-tea-100/"
+    assert "order" not in mailer.links(account, _msg(order_number=None))
+
+
+def test_yahoo_links_use_the_store_creator_pro_account(app):
+    """Yahoo!: order detail and Q&A pages live under pro.store.yahoo.co.jp/pro.<seller>, the item on the storefront."""
+    from tests.sync.poller_helpers import yahoo_account
+
+    account = yahoo_account()
+    msg = _msg(mall="yahoo", inquiry_id="33c2dfab10ef4a", order_number="mallbridge-demo-10000123",
+               item_code="matcha-latte-200", item_url=None)
+    link = mailer.links(account, msg)
+    assert link["order"] == ("https://pro.store.yahoo.co.jp/pro.mallbridge-demo/order/manage/detail/"
+                             "mallbridge-demo-10000123")
+    assert link["inquiry"].startswith("https://pro.store.yahoo.co.jp/pro.mallbridge-demo/")
+    assert "33c2dfab10ef4a" in link["inquiry"]
+    assert link["item"] == "https://store.shopping.yahoo.co.jp/mallbridge-demo/matcha-latte-200.html"
+
+
+def test_mall_values_cannot_change_which_page_a_link_opens(app):
+    """An order number or item code with spaces, slashes or query characters is percent-encoded in the link."""
+    account = rakuten_account()
+    link = mailer.links(account, _msg(order_number="1-2 3&x=/y", inquiry_id="a/b?c"))
+    assert link["order"].endswith("orderNumber=1-2%203%26x%3D%2Fy")
+    assert link["inquiry"].endswith("/inquiry/a%2Fb%3Fc")
+
+
+def test_body_shows_the_order_and_inquiry_links(app):
+    """The mail body names the order with its back-office link and offers the mall's inquiry page."""
+    account = rakuten_account()
+    body = mailer.body(account, _msg())
+    assert "注文番号: 391234-20261120-0001  https://order-rp.rms.rakuten.co.jp/" in body
+    assert "モールで開く: https://rmesse.rms.rakuten.co.jp/inquiry/391234-20261120-1" in body
+    db.session.rollback()
