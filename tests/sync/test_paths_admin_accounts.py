@@ -68,7 +68,7 @@ def _count(model):
 
 
 def test_rakuten_account_created_through_the_form_with_secrets_encrypted(admin):
-    """The Rakuten form creates the account (with its cursor), redirects to its page, and the DB holds no plaintext secret."""
+    """The Rakuten form creates the account and its cursor, redirects to its page; the DB holds no plaintext secret."""
     resp = _create(admin, "rakuten", RAKUTEN_FORM)
     assert resp.status_code == 302
     account = db.session.scalars(select(MallAccount)).one()
@@ -111,7 +111,7 @@ def test_yahoo_account_created_through_the_form_with_secrets_encrypted(admin):
     ("yahoo", {"key_version": "v1"}, "公開鍵のバージョンの形式が正しくありません。"),
 ])
 def test_invalid_input_is_explained_in_japanese_and_nothing_is_saved(admin, mall, change, field_message):
-    """A bad field gives 400 with the page's Japanese notice and the field's message; no account, cursor or audit row."""
+    """A bad field: 400, the Japanese notice and the field's message; no account, cursor or audit row is left."""
     form = {**(RAKUTEN_FORM if mall == "rakuten" else _yahoo_form()), **change}
     resp = _create(admin, mall, form)
     assert resp.status_code == 400
