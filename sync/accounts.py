@@ -103,10 +103,7 @@ def add(mall, shop_code, values):
     fields = (_rakuten_fields if mall == "rakuten" else _yahoo_fields)(values, errors, True)
     if errors:
         raise AccountInvalid(errors)
-    column = MallAccount.rakuten_shop_id if mall == "rakuten" else MallAccount.seller_id
-    external = fields["rakuten_shop_id" if mall == "rakuten" else "seller_id"]
-    if db.session.scalar(select(MallAccount).where(MallAccount.mall == mall, column == external)):
-        raise AccountInvalid({"mall": f"この{'店舗ID' if mall == 'rakuten' else 'セラーID'}のアカウントは登録済みです。"})
+    _refuse_duplicate(mall, fields)
     account = MallAccount(shop=shop, mall=mall, enabled=True, failures=0)
     _apply(account, fields)
     if mall == "yahoo":
@@ -118,12 +115,26 @@ def add(mall, shop_code, values):
     return account
 
 
+def _refuse_duplicate(mall, fields, account=None):
+    key = "rakuten_shop_id" if mall == "rakuten" else "seller_id"
+    if not fields.get(key):
+        return
+    column = MallAccount.rakuten_shop_id if mall == "rakuten" else MallAccount.seller_id
+    query = select(MallAccount).where(MallAccount.mall == mall, column == fields[key])
+    if account is not None:
+        query = query.where(MallAccount.id != account.id)
+    if db.session.scalar(query):
+        raise AccountInvalid({"mall": f"この{'店舗ID' if mall == 'rakuten' else 'セラーID'}のアカウントは登録済みです。"})
+
+
 def update(account, values):
     """Change an account from the admin form: blank secrets keep their stored values."""
     errors = {}
     fields = (_rakuten_fields if account.mall == "rakuten" else _yahoo_fields)(values, errors, False)
     if errors:
         raise AccountInvalid(errors)
+    # Two accounts polling one store would mail every message twice.
+    _refuse_duplicate(account.mall, fields, account)
     renewed = fields.get("license_key") or fields.get("refresh_token")
     _apply(account, fields)
     if "enabled" in values:

@@ -226,3 +226,16 @@ def test_rakuten_connection_test_names_a_refused_source(sync_app, admin, mall):
     assert report["認証（serviceSecret・licenseKey）"][0] == "OK"
     assert report["送信元IP"][0] == "NG" and "IP制限" in report["送信元IP"][1]
     assert report["問い合わせ一覧の取得権限"] == ("NG", accounts.IP_UNCHECKED)
+
+
+def test_editing_an_account_to_another_accounts_shop_id_is_refused(admin):
+    """Changing a Rakuten account's shop ID to one already registered is refused in Japanese; nothing changes."""
+    assert _create(admin, "rakuten", RAKUTEN_FORM).status_code == 302
+    assert _create(admin, "rakuten", {**RAKUTEN_FORM, "rakuten_shop_id": "500001"}).status_code == 302
+    second = db.session.scalars(select(MallAccount).where(MallAccount.rakuten_shop_id == "500001")).one()
+    page = admin.get(f"/admin/mall-accounts/{second.id}").get_data(as_text=True)
+    resp = admin.post(f"/admin/mall-accounts/{second.id}", data={
+        "csrf_token": csrf_token(page), "rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]), "enabled": "1"})
+    assert resp.status_code == 400 and "登録済み" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(MallAccount, second.id).rakuten_shop_id == "500001"
