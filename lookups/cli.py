@@ -54,7 +54,7 @@ def _audit(kind, path, report):
     db.session.rollback()
     db.session.add(AuditLog(actor="cli", action=f"import.{kind}", params={"file": os.path.basename(path)},
                             result_count=report.inserted + report.updated,
-                            detail=f"{outcome} inserted={report.inserted} updated={report.updated} "
+                            detail=f"{outcome} inserted={report.inserted} updated={report.updated} unchanged={report.unchanged} "
                                    f"failed={report.failed} encoding={report.encoding}"))
     try:
         db.session.commit()
@@ -69,9 +69,9 @@ def _print(kind, path, report):
             click.echo(f"  {reason}", err=True)
         return
     encoding = importer.ENCODING_LABELS.get(report.encoding, report.encoding)
-    click.echo(f"{kind}: {report.inserted} inserted, {report.updated} updated, {report.failed} failed "
-               f"({KIND_LABELS[kind]}: 追加 {report.inserted} 件 / 更新 {report.updated} 件 / "
-               f"エラー {report.failed} 件, {encoding})")
+    click.echo(f"{kind}: {report.inserted} inserted, {report.updated} updated, {report.failed} failed, "
+               f"{report.unchanged} of the updated unchanged ({KIND_LABELS[kind]}: 追加 {report.inserted} 件 / "
+               f"更新 {report.updated} 件 / エラー {report.failed} 件, {encoding}; 更新のうち変更なし {report.unchanged} 件)")
     for row in sorted(report.errors, key=lambda r: r.line)[:SHOWN_ERRORS]:
         key = f" [{row.key}]" if row.key else ""
         reasons = "; ".join(f"{col}: {msg}" if col else msg for col, msg in row.errors.items())

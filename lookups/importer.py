@@ -69,6 +69,7 @@ class Report:
     encoding: str | None = None
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0  # of the updated rows, those identical to what was stored (not rewritten)
     failed: int = 0
     refused: list = field(default_factory=list)
     aborted: str | None = None
@@ -194,6 +195,7 @@ def _import_rows(kind, reader, fields, labels, bad_lines, report, default_shop, 
         outcome = upsert.write_batch(kind, pending, shops)
         report.inserted += outcome.inserted
         report.updated += outcome.updated
+        report.unchanged += outcome.unchanged
         for line, errors in outcome.failures:
             report.fail(line, keys[line], {label.get(f, f): msg for f, msg in errors.items()})
         pending.clear()

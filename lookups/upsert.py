@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
+from lookups import unchanged
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from lookups.records import KEY_FIELD
 from plugin import clock
@@ -43,13 +44,15 @@ INSERT_DEFAULTS = {"orders": {"mall": "own"}}
 class Outcome:
     """What one batch did; failures are (ref, {field: reason}) in input order."""
     inserted: int = 0
-    updated: int = 0
+    updated: int = 0  # rows that already existed, changed or not
+    unchanged: int = 0  # of those, rows identical to what is stored (not rewritten)
     failures: list = field(default_factory=list)
 
     def add(self, other):
         """Fold another outcome into this one."""
         self.inserted += other.inserted
         self.updated += other.updated
+        self.unchanged += other.unchanged
         self.failures.extend(other.failures)
 
 
@@ -111,6 +114,7 @@ def _write(kind, rows, shops):
     now = clock.now()
     ids = dict(existing)
     new_keys = [k for k in merged if k not in existing]
+    new_keys_set = set(new_keys)
     if new_keys:
         columns = [c.name for c in table.columns if c.name not in ("id", "created_at", "updated_at")]
         defaults = INSERT_DEFAULTS.get(kind, {})
@@ -123,11 +127,15 @@ def _write(kind, rows, shops):
         for row_id, shop_id, code in _insert(table, params, ("id", "shop_id", key_col)):
             ids[(shop_id, code)] = row_id
         outcome.inserted += len(new_keys)
-    _update_existing(table, key_col, merged, existing, now)
     outcome.updated += len(existing)
+    changed = unchanged.changed_keys(table, children, merged, existing)
+    outcome.unchanged += len(existing) - len(changed)
+    existing = {k: v for k, v in existing.items() if k in changed}
+    _update_existing(table, key_col, merged, existing, now)
     old_ids = set(existing.values())
     for attr, child, fk, build in children:
-        touched = [(ids[k], v[attr]) for k, (_, v) in merged.items() if attr in v]
+        touched = [(ids[k], v[attr]) for k, (_, v) in merged.items() if attr in v and k in ids
+                   and (k in changed or k in new_keys_set)]
         stale = [row_id for row_id, _ in touched if row_id in old_ids]
         if stale and _postgres():
             db.session.execute(text(f"DELETE FROM {child.name} WHERE {fk} IN "

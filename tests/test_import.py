@@ -297,3 +297,46 @@ def test_cli_import_is_audit_logged(app, runner, tmp_path):
     row = db.session.scalar(select(AuditLog).where(AuditLog.action == "import.members"))
     assert row.actor == "cli" and row.params == {"file": "kaiin.csv"} and row.result_count == 1
     assert row.detail.startswith("done inserted=1")
+
+
+def test_reimporting_identical_rows_rewrites_nothing(app, runner, tmp_path):
+    """A nightly re-import of the same list leaves identical members, e-mails and phones untouched."""
+    path = write(tmp_path, MEMBERS_JA)
+    run(runner, "members", path)
+    before = {m.customer_code: (m.updated_at, [e.id for e in m.emails], [p.id for p in m.phones])
+              for m in db.session.scalars(select(Member))}
+    db.session.remove()
+    r = run(runner, "members", path)
+    assert r.exit_code == 0, r.output
+    assert "0 inserted, 2 updated, 0 failed, 2 of the updated unchanged" in r.output
+    assert "更新のうち変更なし 2 件" in r.output
+    after = {m.customer_code: (m.updated_at, [e.id for e in m.emails], [p.id for p in m.phones])
+             for m in db.session.scalars(select(Member))}
+    assert after == before
+
+
+def test_reimport_rewrites_only_rows_that_changed(app, runner, tmp_path):
+    """One changed e-mail list, one changed name, one changed item list: exactly those rows are rewritten."""
+    run(runner, "members", write(tmp_path, MEMBERS_JA))
+    taro_ids = [e.id for e in member("M0001").emails]
+    hanako_updated = member("M0002").updated_at
+    db.session.remove()
+    changed = MEMBERS_JA.replace("Taro.Work@Example.com", "taro.home@example.jp")
+    r = run(runner, "members", write(tmp_path, changed, name="changed.csv"))
+    assert "1 of the updated unchanged" in r.output
+    taro = member("M0001")
+    assert [e.email for e in taro.emails] == ["taro@example.jp", "taro.home@example.jp"]
+    assert [e.id for e in taro.emails] != taro_ids
+    assert member("M0002").updated_at == hanako_updated
+    db.session.remove()
+
+    orders = "order_number,customer_code,items\n1,M0001,a:茶:1:100|b:菓子:2:200\n2,M0002,c:器:1:3000\n"
+    run(runner, "orders", write(tmp_path, orders, name="o.csv"))
+    r = run(runner, "orders", write(tmp_path, orders.replace("b:菓子:2:200", "b:菓子:3:200"), name="o2.csv"))
+    assert "0 inserted, 2 updated, 0 failed, 1 of the updated unchanged" in r.output
+    first = db.session.scalar(select(Order).where(Order.order_number == "1"))
+    assert [(i.sku, i.quantity) for i in first.items] == [("a", 1), ("b", 3)]
+    r = run(runner, "orders", write(tmp_path, "order_number,items\n1,a:茶:1:100\n", name="o3.csv"))
+    assert "0 of the updated unchanged" in r.output
+    db.session.remove()
+    assert [i.sku for i in db.session.scalar(select(Order).where(Order.order_number == "1")).items] == ["a"]
