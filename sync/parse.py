@@ -10,7 +10,13 @@ import re
 from sync.errors import MalformedResponse
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# C0 and C1 controls (NEL \x85 included) and the Unicode line/paragraph separators: all of
+# them end a line for str.splitlines(), so none may reach a header or a one-line display.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})([ T].*)?$")
+# UNIX times above this are milliseconds (as seconds they would be past the year 5000).
+_MILLIS_FROM = 10 ** 11
 
 
 class Fields:
@@ -94,7 +100,7 @@ class Fields:
             return None
         try:
             return parse_mall_time(value)
-        except (ValueError, TypeError, OverflowError):
+        except (ValueError, TypeError, OverflowError, OSError):  # OSError: out of the platform's time range
             raise self._bad(keys[0], "a date-time") from None
 
 
@@ -104,12 +110,22 @@ def clean_line(value):
 
 
 def parse_mall_time(value):
-    """ISO 8601 with or without offset (offset-less is JST, as the malls mean it) or UNIX seconds."""
+    """ISO 8601 with or without offset (offset-less is JST, as the malls mean it) or UNIX seconds.
+
+    Also accepted: UNIX seconds as decimal text, milliseconds, and "yyyy/MM/dd HH:mm:ss"."""
     if isinstance(value, bool):
         raise TypeError("boolean is not a time")
-    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
-        return dt.datetime.fromtimestamp(int(value), dt.timezone.utc).astimezone(JST)
-    parsed = dt.datetime.fromisoformat(str(value).strip())
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        value = float(value.strip())
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) >= _MILLIS_FROM else value
+        return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).astimezone(JST)
+    text = str(value).strip()
+    slashed = _SLASHED.match(text)
+    if slashed:  # "2020/05/19 15:25:48", as RMS screens and CSVs write it
+        year, month, day, rest = slashed.groups()
+        text = f"{year}-{int(month):02d}-{int(day):02d}" + (rest or "")
+    parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=JST)
     return parsed

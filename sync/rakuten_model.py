@@ -99,7 +99,8 @@ def parse_reply(data, what="reply", position=None):
     deleted = f.boolean("isMessageDeleted", default=False)
     return Message(
         id=str(f.integer("id", required=position is None, default=position)),
-        sender="merchant" if f.text("replyFrom", default="user") == "merchant" else "user",
+        # Compared case-insensitively: a shop reply taken for the customer's would be mailed back in.
+        sender="merchant" if (f.text("replyFrom", default="user") or "").strip().lower() == "merchant" else "user",
         text="" if deleted else (f.text("message", default="") or ""),
         posted_at=f.datetime("regDate"),
         is_read=f.boolean("isRead"),
@@ -145,12 +146,13 @@ def parse_inquiry(data):
 def parse_page(data):
     """An InquiryPage from the list object."""
     f = Fields(data, MALL, "inquiries")
-    return InquiryPage(
-        total_count=f.integer("totalCount", default=0),
-        total_pages=f.integer("totalPageCount", default=0),
-        page=f.integer("page", default=1),
-        inquiries=[parse_inquiry(item) for item in f.items("list")],
-    )
+    inquiries = [parse_inquiry(item) for item in f.items("list")]
+    total = f.integer("totalCount", default=len(inquiries))
+    pages = f.integer("totalPageCount")
+    if pages is None:
+        # Without a page count, assume full pages of this size: paging on beats stopping short.
+        pages = -(-total // len(inquiries)) if inquiries else 0
+    return InquiryPage(total_count=total, total_pages=pages, page=f.integer("page", default=1), inquiries=inquiries)
 
 
 def parse_batch(data):
