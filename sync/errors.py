@@ -24,6 +24,9 @@ CODE_EXPLANATIONS = {
                      "ストアアカウントで再認可し、新しいリフレッシュトークンを登録してください。",
     "invalid_client": "Yahoo!のクライアントIDまたはシークレットが正しくありません。",
     "invalid_token": "Yahoo!のアクセストークンが期限切れか無効です。",
+    "insufficient_scope": "Yahoo!のアプリケーションにこのAPIの利用権限(スコープ)がありません。",
+    "sws_unauthorized": "Yahoo!が公開鍵認証(X-sws-signature)を受け付けていません(応答は返っています)。"
+                        "ストアクリエイターProの暗号鍵管理で有効な公開鍵とそのバージョンを確認してください。",
 }
 
 # Codes that always mean "the credentials or the mall-side approval are wrong", whatever

@@ -5,9 +5,9 @@ Every API call carries `Authorization: Bearer <access token>` and the public-key
 `X-sws-signature-version`. The access token (1 h) is refreshed with the refresh token (4 weeks).
 """
 import base64
+import logging
 import re
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -17,9 +17,11 @@ from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, Perman
 from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
 from sync.parse import Fields, unix_seconds
 from sync.rakuten import Download
+from sync.yahoo_errors import OK_STATUSES, TOKEN_CODES, extract_error, json_body
 from sync.yahoo_model import (MALL, Headline, PostResult, Topic, TopicPage, YahooFile, YahooMessage,  # noqa: F401
                               find_key, parse_page, parse_post, parse_topic)
 
+log = logging.getLogger("mallbridge.sync.yahoo")
 DEFAULT_API_BASE = "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1"
 DEFAULT_AUTH_BASE = "https://auth.login.yahoo.co.jp/yconnect/v2"
 PAGE_SIZE = 20
@@ -29,7 +31,6 @@ FILE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gi
               "pdf": "application/pdf"}
 COMPLETE_REASONS = {1: "通常完了", 2: "電話完了", 3: "メール対応", 4: "同一質問", 5: "回答不要"}
 _TOPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_PX_CODE = re.compile(r"px-\d{5}")
 
 
 @dataclass
@@ -39,40 +40,6 @@ class Token:
     access_token: str
     expires_at: float
     refresh_token: str = None
-
-
-def extract_error(reply):
-    """(code, reason, targets) from XML <Error>, JSON {"error": {...}} / {"error": "..."} or headers."""
-    text = reply.text.strip()
-    code = reason = None
-    if text.startswith("<"):
-        try:
-            root = ET.fromstring(text)
-            reason = root.findtext(".//Message") or root.findtext(".//message")
-            code = root.findtext(".//Code") or root.findtext(".//code")
-        except ET.ParseError:
-            reason = text[:200]
-    elif text:
-        try:
-            data = reply.json()
-        except MalformedResponse:
-            data = None
-        err = data.get("error", data.get("Error")) if isinstance(data, dict) else None
-        if isinstance(err, dict):
-            reason = err.get("reason") or err.get("Message") or err.get("message")
-            code = err.get("code") or err.get("Code")
-        elif isinstance(err, str):  # OAuth: {"error": "invalid_grant", "error_description": "…"}
-            code, reason = err, data.get("error_description")
-        else:
-            reason = text[:200]
-    if not code and reason:
-        found = _PX_CODE.search(reason)
-        code = found.group(0) if found else None
-    challenge = reply.header("WWW-Authenticate") or ""
-    if not code and "invalid_token" in challenge:
-        code = "invalid_token"
-        reason = reason or challenge
-    return code, (reason or "").strip() or None, {}
 
 
 def load_public_key(pem):
@@ -109,6 +76,7 @@ class YahooClient(ClientBase):
         self.clock = clock
         self.http = http or MallHttp(MALL, session=session, rate=rate, timeout=timeout)
         self.authorize_status = None  # X-SWS-Authorize-Status of the last call ("authorized" when accepted)
+        self.authorize_problem = None  # MallAuthError while Yahoo! reports the signature as not accepted
 
     def signature(self, now=None):
         """The X-sws-signature value for this moment."""
@@ -139,7 +107,8 @@ class YahooClient(ClientBase):
             self.refresh_access_token()
         return self.token.access_token
 
-    def _call(self, method, path, *, params=None, json=None, files=None, max_bytes=None, raw=False):
+    def _call(self, method, path, *, params=None, json=None, files=None, max_bytes=None, raw=False,
+              empty_ok=False):
         for attempt in (1, 2):
             headers = {"Authorization": "Bearer " + self._access_token(), "X-sws-signature": self.signature(),
                        "X-sws-signature-version": self.key_version}
@@ -147,20 +116,31 @@ class YahooClient(ClientBase):
                 headers["Content-Type"] = "application/json; charset=utf-8"
             reply = self.http.request(method, f"{self.api_base}/{path}", params=params, json=json, files=files,
                                       headers=headers, max_bytes=max_bytes)
-            self.authorize_status = reply.header("X-SWS-Authorize-Status")
-            challenge = reply.header("WWW-Authenticate") or ""
-            if reply.status == 401 and "invalid_token" in challenge and attempt == 1:
-                self.token = None  # the token died early (e.g. re-issued elsewhere): refresh once
+            self._note_authorize_status(reply)
+            if attempt == 1 and reply.status == 401 and extract_error(reply)[0] in TOKEN_CODES:
+                # The token died early (re-issued elsewhere, or older than this API's session cap):
+                # refresh once and repeat; a second refusal is reported as it comes.
+                self.token = None
                 continue
-            raise_for_status(reply, extract_error)
-            if raw:
-                return reply
-            if reply.content.lstrip().startswith(b"<"):  # an XML <Error> with HTTP 200
-                code, reason, _ = extract_error(reply)
-                cls = MallAuthError if code in ("px-04102", "px-04306") else PermanentMallError
-                raise cls(f"error with HTTP 200: {code} {reason}", mall=MALL, status=reply.status, code=code,
-                          reason=reason)
-            return reply.json()
+            raise_for_status(reply, extract_error, ok=OK_STATUSES)
+            return reply if raw else json_body(reply, empty_ok)
+
+    def _note_authorize_status(self, reply):
+        """Keep X-SWS-Authorize-Status; warn (once per change) when Yahoo! did not accept the signature.
+
+        Yahoo! may still answer 200, so this is no error; `authorize_problem` explains it for staff."""
+        status = reply.header("X-SWS-Authorize-Status")
+        status = status.strip() if status else status
+        if status and status.lower() != "authorized":
+            if status != self.authorize_status:
+                log.warning("yahoo seller %s: public-key signature not accepted (X-SWS-Authorize-Status: %s)",
+                            self.seller_id, status)
+            self.authorize_problem = MallAuthError(
+                f"public-key signature not accepted: {status}", mall=MALL, status=reply.status,
+                code="sws_unauthorized", reason=f"X-SWS-Authorize-Status: {status}")
+        elif status:
+            self.authorize_problem = None
+        self.authorize_status = status
 
     def _check_topic(self, topic_id):
         if not _TOPIC_ID.match(str(topic_id or "")):
@@ -170,7 +150,7 @@ class YahooClient(ClientBase):
     @staticmethod
     def _ok(data, what):
         status = data.get("status") if isinstance(data, dict) else None
-        if status is not None and str(status).lower() != "ok":
+        if status is not None and status is not True and str(status).strip().lower() != "ok":
             raise PermanentMallError(f"{what}: status {status}", mall=MALL, code="ng", reason=f"{what} → {status}")
 
     def list(self, start=1, result=PAGE_SIZE, *, request_filter=None, date_type=None, start_date=None,
@@ -229,7 +209,7 @@ class YahooClient(ClientBase):
         """Mark the topic read by the store."""
         topic_id = self._check_topic(topic_id)
         self._ok(self._call("PUT", "externalTalkRead", params={"topicId": topic_id},
-                            json={"sellerId": self.seller_id}), "read")
+                            json={"sellerId": self.seller_id}, empty_ok=True), "read")
 
     def complete(self, topic_id, reason=None):
         """Complete the topic; reason 1 通常完了 (needs an API reply first), 2 電話, 3 メール, 4 同一質問, 5 回答不要."""
@@ -240,13 +220,14 @@ class YahooClient(ClientBase):
                 raise InvalidRequest("bad reason", mall=MALL, code="completeConditionId",
                                      reason="完了理由は1〜5で指定してください。")
             payload["completeConditionId"] = int(reason)
-        self._ok(self._call("PUT", "externalTalkComplete", params={"topicId": topic_id}, json=payload), "complete")
+        self._ok(self._call("PUT", "externalTalkComplete", params={"topicId": topic_id}, json=payload,
+                            empty_ok=True), "complete")
 
     def make_private(self, topic_id):
         """Make the topic private (needed before files can be attached)."""
         topic_id = self._check_topic(topic_id)
         self._ok(self._call("PUT", "externalTalkPrivate", params={"topicId": topic_id},
-                            json={"sellerId": self.seller_id}), "private")
+                            json={"sellerId": self.seller_id}, empty_ok=True), "private")
 
     def upload(self, topic_id, filename, content, content_type=None):
         """Upload a file for a later post (private topics only; JPEG/PNG/GIF/PDF)."""
@@ -271,8 +252,8 @@ class YahooClient(ClientBase):
 
     def delete_file(self, object_key):
         """Delete an uploaded file that was not posted yet."""
-        self._ok(self._call("DELETE", "externalTalkFileDelete", params={"key": object_key, "sellerId": self.seller_id}),
-                 "delete")
+        self._ok(self._call("DELETE", "externalTalkFileDelete", params={"key": object_key, "sellerId": self.seller_id},
+                            empty_ok=True), "delete")
 
 
 def _unix(value):

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 
 from sync.errors import MalformedResponse
-from sync.parse import Fields
+from sync.parse import Fields, clean_line
 
 MALL = "yahoo"
 
@@ -98,10 +98,18 @@ class PostResult:
     posted_at: object
 
 
+def _soft_int(f, *keys):
+    # Informational numbers (category, reason, size) never block a sync: a non-number reads as unknown.
+    try:
+        return f.integer(*keys)
+    except MalformedResponse:
+        return None
+
+
 def _file(item, what):
     f = Fields(item, MALL, what)
     return YahooFile(f.line("fileName", default=""), f.text("objectKey", "filePath", default=""),
-                     f.line("fileExt"), f.integer("fileSize"), f.text("thumbnailUrl"))
+                     f.line("fileExt"), _soft_int(f, "fileSize"), f.text("thumbnailUrl"))
 
 
 def parse_headline(data, what="headline"):
@@ -112,8 +120,8 @@ def parse_headline(data, what="headline"):
         user_post_time=f.datetime("userPostTime"), seller_post_time=f.datetime("sellerPostTime"),
         is_unread=f.boolean("isUnread"), is_no_answer=f.boolean("isNoAnswer"),
         is_completed=f.boolean("isCompleted", default=False),
-        complete_condition_id=f.integer("completeConditionId"), qa_type=f.line("qaType"),
-        is_private=f.boolean("isPrivate"), category=f.integer("category"),
+        complete_condition_id=_soft_int(f, "completeConditionId"), qa_type=f.line("qaType"),
+        is_private=f.boolean("isPrivate"), category=_soft_int(f, "category"),
         message_count=f.integer("messageCount"), user_masked_id=f.line("userMaskedId", "userMaskedIdx"),
         item_code=f.line("itemCode", "itemcode"), order_id=f.line("orderId", "orderid"),
         first_poster=f.line("firstPoster"), service_type=f.line("serviceType"),
@@ -144,9 +152,10 @@ def parse_message(data, what, position=None):
 
 
 def _category_name(value):
-    if isinstance(value, list):
-        return " / ".join(str(v) for v in value if v is not None) or None
-    return str(value) if value is not None else None
+    # A list of names (a path) or one name; it ends up in mail headers, so one clean line.
+    names = value if isinstance(value, list) else [value]
+    texts = [clean_line(str(v)) for v in names if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    return " / ".join(t for t in texts if t) or None
 
 
 def parse_topic(data, topic_id):
@@ -159,12 +168,12 @@ def parse_topic(data, topic_id):
     messages.sort(key=lambda m: int(m.id))
     return Topic(
         topic_id=t.text("topicId", "topicid", default=topic_id), title=t.line("title"), qa_type=t.line("qaType"),
-        category_id=t.integer("categoryid", "categoryId", "category"),
+        category_id=_soft_int(t, "categoryid", "categoryId", "category"),
         category_name=_category_name(t.raw("categoryName")),
         item_code=t.line("itemcode", "itemCode"), order_id=t.line("orderid", "orderId"),
         user_masked_id=t.line("userMaskedIdx", "userMaskedId"), is_private=t.boolean("isPrivate"),
         is_complete=t.boolean("isComplete", "isCompleted", default=False),
-        complete_condition_id=t.integer("completeConditionId"),
+        complete_condition_id=_soft_int(t, "completeConditionId"),
         is_seller_unread=t.boolean("isSellerUnRead"), is_user_unread=t.boolean("isUserUnRead"),
         seller_last_read=t.datetime("sellerLastReadTime"), user_last_read=t.datetime("userLastReadTime"),
         is_mail=t.boolean("isMail", default=False), messages=tuple(messages), raw=data,
@@ -174,6 +183,10 @@ def parse_topic(data, topic_id):
 def parse_post(data, topic_id):
     """A PostResult from {topicid, messageid, postdate} (lowercase keys; camelCase accepted)."""
     f = Fields(data, MALL, "post")
+    if f.raw("messageid", "messageId") is None:
+        # Some API generations wrap results ({"ResultSet": {"Result": {…}}}): read the innermost.
+        inner = {k: find_key(data, k) for k in ("topicid", "topicId", "messageid", "messageId", "postdate", "postDate")}
+        f = Fields({k: v for k, v in inner.items() if v is not None}, MALL, "post")
     return PostResult(f.text("topicid", "topicId", default=topic_id),
                       f.text("messageid", "messageId", required=True), f.datetime("postdate", "postDate"))
 

@@ -320,9 +320,10 @@ def test_error_shapes_map_to_typed_errors(rsps, client, status, body, ctype, err
 
 
 def test_japanese_explanations_for_signature_and_ip(rsps, client):
-    """px-04102 points at the public key; px-04306 at the source IP registration."""
+    """px-04102 points at the public key (after one token refresh and retry); px-04306 at the source IP."""
     token_stub(rsps)
-    rsps.get(API + "/externalTalkDetail", status=401, body=XML_104102, content_type="application/xml")
+    for _ in range(2):
+        rsps.get(API + "/externalTalkDetail", status=401, body=XML_104102, content_type="application/xml")
     rsps.get(API + "/externalTalkDetail", status=403, content_type="application/xml",
              body="<Error><Message>x</Message><Code>px-04306</Code></Error>")
     with pytest.raises(MallAuthError) as first:
