@@ -119,7 +119,10 @@ def parse_mall_time(value):
         value = float(value.strip())
     if isinstance(value, (int, float)):
         seconds = value / 1000 if abs(value) >= _MILLIS_FROM else value
-        return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).astimezone(JST)
+        try:
+            return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).astimezone(JST)
+        except (OverflowError, OSError):  # callers catch ValueError only
+            raise ValueError(f"time {value!r:.40} out of range") from None
     text = str(value).strip()
     slashed = _SLASHED.match(text)
     if slashed:  # "2020/05/19 15:25:48", as RMS screens and CSVs write it

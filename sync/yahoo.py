@@ -248,6 +248,9 @@ class YahooClient(ClientBase):
         reply = self._call("GET", "externalTalkFileDownload", params={"sellerId": self.seller_id, "key": object_key},
                            max_bytes=max_bytes, raw=True)
         ctype = reply.header("Content-Type", "application/octet-stream").split(";")[0].strip()
+        if ctype.endswith(("/xml", "/json")):
+            # Files are JPEG/PNG/GIF/PDF only: an XML/JSON body is Yahoo!'s error document, even with 200.
+            json_body(reply)
         return Download(reply.content, ctype, filename or object_key.rsplit("/", 1)[-1])
 
     def delete_file(self, object_key):

@@ -8,7 +8,7 @@ import pytest
 import responses
 from responses import matchers
 
-from sync.errors import MallAuthError, MalformedResponse, PermanentMallError
+from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
 from sync.parse import JST
 from sync.rakuten import Attachment, RakutenClient
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
@@ -301,3 +301,46 @@ def test_upload_refused_with_error_message_is_permanent(rsps, client):
     with pytest.raises(PermanentMallError) as err:
         client.upload("a.png", b"\x89PNG")
     assert not err.value.retryable and "attachment file is empty." in err.value.explanation_ja
+
+
+def test_reply_attachment_path_over_1000_chars_is_refused(client):
+    """attachments[].path is at most 1000 chars; a longer one is refused before sending."""
+    with pytest.raises(InvalidRequest):
+        client.reply(NUMBER, "本文", Attachment("a.png", "p" * 1001))
+
+
+@pytest.mark.parametrize("body", [b'{"result": {"ok": "999999-1"}}', b'{"result": {"error": [{"inquiryNumber": []}]}}',
+                                  b'{"result": {"error": ["999999-1"]}}', b'{"result": {"ok": [', b'[]'])
+def test_malformed_batch_answers_are_typed(rsps, client, body):
+    """read/complete/incomplete answers of unexpected shape raise MalformedResponse."""
+    rsps.patch(API + "/inquiries/read", body=body, content_type=RMS_TYPE)
+    with pytest.raises(MalformedResponse):
+        client.mark_read(["999999-1"])
+
+
+@pytest.mark.parametrize("body", [b'{"result": {"count": "many"}}', b'{"result": {}}', b'{"count": 3}',
+                                  b'{"result": {"count": 1'])
+def test_malformed_count_answers_are_typed(rsps, client, body):
+    """A count answer without a usable result.count raises MalformedResponse."""
+    rsps.get(API + "/inquiries/count", body=body, content_type=RMS_TYPE)
+    with pytest.raises(MalformedResponse):
+        client.count(T0, T1)
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"expiryDate": null}', b'{"expiryDate": true}', b"{}", b'{"expiryDate": "2026'])
+def test_malformed_expiry_answers_are_typed(rsps, client, body):
+    """A license expiry answer without a usable expiryDate raises MalformedResponse."""
+    rsps.get(BASE + "/license-management/license-key/expiry-date", body=body, content_type=RMS_TYPE)
+    with pytest.raises(MalformedResponse):
+        client.license_expiry()
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 10 ** 30, "9" * 40])
+def test_out_of_range_times_are_malformed(rsps, client, value):
+    """A time far outside the platform's range is MalformedResponse, not a raw OverflowError/OSError."""
+    rsps.get(BASE + "/license-management/license-key/expiry-date", json={"expiryDate": value})
+    serve_detail(rsps, inquiry(regDate=value))
+    with pytest.raises(MalformedResponse):
+        client.license_expiry()
+    with pytest.raises(MalformedResponse):
+        client.detail(NUMBER)

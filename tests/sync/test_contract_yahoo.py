@@ -348,3 +348,24 @@ def test_malformed_post_answers_are_typed(rsps, client, body):
     rsps.post(API + "/externalTalkAdd", body=body, content_type="application/json")
     with pytest.raises(MalformedResponse):
         client.post("t1", "本文")
+
+
+@pytest.mark.parametrize("body, ctype, error", [
+    (XML_104102, "application/xml", MallAuthError),
+    ('{"error": {"reason": "file not found"}}', "application/json;charset=UTF-8", PermanentMallError),
+])
+def test_file_download_answered_by_an_error_document(rsps, client, body, ctype, error):
+    """An XML/JSON error document with HTTP 200 on a file download is raised, not attached as the file."""
+    token(rsps)
+    rsps.get(API + "/externalTalkFileDownload", body=body, content_type=ctype)
+    with pytest.raises(error):
+        client.download("s/t/k.png")
+
+
+@pytest.mark.parametrize("body", [b'{"token_type": "Bearer", "expires_in": 3600}', b'{"access_token": "AT',
+                                  b'{"access_token": ["x"]}', b'{"access_token": "AT", "expires_in": "soon"}'])
+def test_malformed_token_answers_are_typed(rsps, client, body):
+    """A token answer without a usable access_token or lifetime is MalformedResponse, never KeyError."""
+    rsps.post(AUTH + "/token", body=body, content_type="application/json")
+    with pytest.raises(MalformedResponse):
+        client.list()
