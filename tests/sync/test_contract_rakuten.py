@@ -235,8 +235,8 @@ def test_page_over_10000_is_ie001_without_targets(rsps, client):
 
 def test_date_range_reasons_reach_the_explanation(rsps, client):
     """IE001 targets with the documented reasons are carried to the Japanese explanation."""
-    rsps.get(API + "/inquiries/count", status=400, json={"error": {"code": "IE001", "message": "bad parameter",
-                                                                   "targets": {"toDate": "date time range is invalid."}}})
+    error = {"code": "IE001", "message": "bad parameter", "targets": {"toDate": "date time range is invalid."}}
+    rsps.get(API + "/inquiries/count", status=400, json={"error": error})
     with pytest.raises(PermanentMallError) as err:
         client.count(T0, T1)
     assert "toDate: date time range is invalid." in err.value.explanation_ja
@@ -327,7 +327,8 @@ def test_malformed_count_answers_are_typed(rsps, client, body):
         client.count(T0, T1)
 
 
-@pytest.mark.parametrize("body", [b"[]", b'{"expiryDate": null}', b'{"expiryDate": true}', b"{}", b'{"expiryDate": "2026'])
+@pytest.mark.parametrize("body", [b"[]", b'{"expiryDate": null}', b'{"expiryDate": true}', b"{}",
+                                  b'{"expiryDate": "2026'])
 def test_malformed_expiry_answers_are_typed(rsps, client, body):
     """A license expiry answer without a usable expiryDate raises MalformedResponse."""
     rsps.get(BASE + "/license-management/license-key/expiry-date", body=body, content_type=RMS_TYPE)

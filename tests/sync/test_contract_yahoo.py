@@ -72,7 +72,8 @@ def detail(topic=None, messages=None):
 def test_signature_decrypts_with_the_stores_private_key_on_every_call(rsps, client, key, clock):
     """X-sws-signature is RSA PKCS#1 v1.5 *encryption* of 'sellerId:unix seconds', fresh per call, with its version."""
     token(rsps)
-    rsps.get(API + "/externalTalkList", json=listing(), match=[matchers.header_matcher({"X-sws-signature-version": "7"})])
+    rsps.get(API + "/externalTalkList", json=listing(),
+             match=[matchers.header_matcher({"X-sws-signature-version": "7"})])
     client.list()
     clock.now += 90
     client.list()
@@ -85,7 +86,8 @@ def test_refreshed_call_is_signed_again(rsps, client, key, clock):
     """The repeat after an invalid_token refresh carries the new token and its own signature."""
     token(rsps)
     rsps.get(API + "/externalTalkList", status=401, headers=EXPIRED, body="<Error><Message>expired</Message></Error>")
-    rsps.get(API + "/externalTalkList", json=listing(), match=[matchers.header_matcher({"Authorization": "Bearer AT1"})])
+    rsps.get(API + "/externalTalkList", json=listing(),
+             match=[matchers.header_matcher({"Authorization": "Bearer AT1"})])
     client.list()
     calls = [c.request for c in rsps.calls if "/externalTalkList" in c.request.url]
     assert len(calls) == 2 and all(key.decrypt(base64.b64decode(r.headers["X-sws-signature"]), padding.PKCS1v15())
@@ -206,7 +208,8 @@ def test_non_numeric_category_does_not_block_the_list(rsps, client):
 
 @pytest.mark.parametrize("body", [{"topicid": "t1", "messageid": 4, "postdate": "1784254138"},
                                   {"topicid": "t1", "messageid": "4", "postdate": 1784254138},
-                                  {"ResultSet": {"Result": {"topicid": "t1", "messageid": 4, "postdate": "1784254138"}}}])
+                                  {"ResultSet": {"Result": {"topicid": "t1", "messageid": 4,
+                                                            "postdate": "1784254138"}}}])
 def test_post_response_variants(rsps, client, body):
     """The post answer's lowercase keys, with numbers or strings, flat or wrapped in ResultSet."""
     token(rsps)
@@ -341,7 +344,8 @@ def test_malformed_lists_are_typed(rsps, client, body):
         client.list()
 
 
-@pytest.mark.parametrize("body", [b'{"topicid": "t1"}', b'{"status": "ok"}', b'{"topicid": "t1", "messageid": {"a": 1}}'])
+@pytest.mark.parametrize("body", [b'{"topicid": "t1"}', b'{"status": "ok"}',
+                                  b'{"topicid": "t1", "messageid": {"a": 1}}'])
 def test_malformed_post_answers_are_typed(rsps, client, body):
     """A post answer without a usable messageid is MalformedResponse (the reply queue then looks on the mall)."""
     token(rsps)
