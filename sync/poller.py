@@ -179,8 +179,11 @@ def deliver(account, snap, client, mall, *, staged):
     account = db.session.get(MallAccount, account.id)
     inquiry = db.session.scalar(select(MallInquiry).where(MallInquiry.account_id == account.id,
                                                           MallInquiry.inquiry_id == snap.inquiry_id))
+    # `mall` first: the lookup then uses the unique (mall, account, inquiry, message) index
+    # instead of scanning every message of the account (quadratic over a backfill).
     known = set(db.session.scalars(select(InboundMessage.message_id).where(
-        InboundMessage.account_id == account.id, InboundMessage.inquiry_id == snap.inquiry_id)))
+        InboundMessage.mall == account.mall, InboundMessage.account_id == account.id,
+        InboundMessage.inquiry_id == snap.inquiry_id)))
     messages = snap.messages or []
     if not messages:
         return 0
