@@ -17,6 +17,8 @@ from sync.rakuten_model import (MALL, Attachment, BatchResult, Inquiry, InquiryP
 
 DEFAULT_BASE = "https://api.rms.rakuten.co.jp/es/1.0"
 JSON_TYPE = "application/json; charset=utf-8"
+# Some RMS APIs answer 415 unless the parameter has no space (malls.md §1.8): built for both.
+JSON_TYPE_UNSPACED = "application/json;charset=utf-8"
 MAX_WINDOW = dt.timedelta(days=30)  # the API allows 31 days; one day of slack for clock skew
 MAX_ROWS = 10000  # limit*(page-1)+limit must stay ≤ 10000
 MAX_BATCH = 20
@@ -116,13 +118,21 @@ class RakutenClient(ClientBase):
         self.shop_id = str(shop_id) if shop_id is not None else None
         self.base = base_url.rstrip("/")
         self.http = http or MallHttp(MALL, session=session, rate=rate, timeout=timeout)
+        self.json_type = JSON_TYPE
 
     def _call(self, method, path, *, ok=(200,), json=None, files=None, params=None, max_bytes=None, root=None):
         headers = {"Authorization": esa_header(self.service_secret, self.license_key)}
         if files is None:
-            headers["Content-Type"] = JSON_TYPE
-        reply = self.http.request(method, (root or self.base + "/inquirymng-api") + path, params=params,
-                                  json=json, files=files, headers=headers, max_bytes=max_bytes)
+            headers["Content-Type"] = self.json_type
+        url = (root or self.base + "/inquirymng-api") + path
+        reply = self.http.request(method, url, params=params, json=json, files=files, headers=headers,
+                                  max_bytes=max_bytes)
+        if reply.status == 415 and files is None and self.json_type == JSON_TYPE:
+            # Refused for the spelling of the media type, not for the request: the same call once
+            # more with the other spelling, which this client then keeps using.
+            self.json_type = headers["Content-Type"] = JSON_TYPE_UNSPACED
+            reply = self.http.request(method, url, params=params, json=json, files=files, headers=headers,
+                                      max_bytes=max_bytes)
         return raise_for_status(reply, extract_error, ok=ok)
 
     @staticmethod
@@ -215,7 +225,13 @@ class RakutenClient(ClientBase):
         result = Fields(self._result(self._call("POST", "/attachment", ok=(200, 201), files=files)), MALL, "attachment")
         path = result.text("path")
         if not path:
-            raise MalformedResponse(f"upload returned no path ({result.text('errorMessage', default='')})", mall=MALL)
+            refusal = result.line("errorMessage", default="")
+            if refusal:
+                # attachment.post can answer 201 with only an errorMessage: the file was refused
+                # (e.g. "attachment file is empty."), and sending it again will not change that.
+                raise PermanentMallError(f"upload refused: {refusal}", mall=MALL, status=201, code="attachment",
+                                         reason=refusal)
+            raise MalformedResponse("upload returned no path", mall=MALL)
         return Attachment(result.line("label", default=filename), path)
 
     def download(self, attachment, *, max_bytes=10 * 1024 * 1024):

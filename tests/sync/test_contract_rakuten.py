@@ -347,8 +347,6 @@ def test_out_of_range_times_are_malformed(rsps, client, value):
         client.detail(NUMBER)
 
 
-@pytest.mark.xfail(strict=False, reason="sync/rakuten.py sends only 'application/json; charset=utf-8'; malls.md §1.8 "
-                                        "reports RMS APIs answering 415 unless the unspaced form is sent")
 def test_415_is_retried_with_the_unspaced_content_type(client):
     """Build for both Content-Type spellings: a 415 to the spaced form is repeated once without the space."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
