@@ -293,8 +293,6 @@ def test_malformed_detail_is_typed(rsps, client, body):
         client.detail(NUMBER)
 
 
-@pytest.mark.xfail(strict=False, reason="sync/rakuten.py upload(): a 201 with errorMessage and no path is raised as "
-                                        "MalformedResponse (retryable) instead of a permanent refusal")
 def test_upload_refused_with_error_message_is_permanent(rsps, client):
     """attachment.post may answer 201 with errorMessage and no path: the file was refused, retrying won't help."""
     rsps.post(API + "/attachment", status=201, json={"result": {"errorMessage": "attachment file is empty."}})
