@@ -1,11 +1,12 @@
 """Pieces of the sync benchmark: a counting SMTP sink, the in-process fake mall, a configured
-database, and `mallbridge` child processes whose peak RSS is read from their own rusage."""
+database, and `mallbridge` child processes that report their own peak RSS (bench/sync/peak.py)."""
 import email
 import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from email import policy
@@ -108,32 +109,42 @@ def prepare_db(url, mall, key, pacing_ms=None, backfill_days=None):
 
 
 def mallbridge_cmd(*args):
-    exe = Path(sys.executable).with_name("mallbridge")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-c", "from plugin.cli import main; main()"]
-    return base + list(args)
+    return [sys.executable, "-m", "bench.sync.peak"] + list(args)
 
 
 def spawn(env, *args, quiet=True):
-    """Start `mallbridge ARGS` as a child process."""
-    return subprocess.Popen(mallbridge_cmd(*args), env=env, cwd=ROOT,
+    """Start `mallbridge ARGS` as a child process that records its peak RSS when it exits."""
+    fd, peak_file = tempfile.mkstemp(prefix="bench-sync-peak-")
+    os.close(fd)
+    proc = subprocess.Popen(mallbridge_cmd(*args), env=dict(env, BENCH_PEAK_FILE=peak_file), cwd=ROOT,
                             stdout=subprocess.DEVNULL if quiet else None, stderr=None)
+    proc.peak_file = peak_file
+    return proc
 
 
 def reap(proc):
-    """Wait for a child; returns (exit status, peak RSS in MB) from its own rusage."""
+    """Wait for a child; returns (exit status, its peak RSS in MB, nan if it could not say)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024
+    proc.rusage_rss = usage.ru_maxrss / 1024  # what the bench used to report: max(this process, child)
+    try:
+        with open(proc.peak_file) as f:
+            rss = int(f.read()) / 1024
+    except ValueError:  # killed before its exit hook ran
+        rss = float("nan")
+    os.unlink(proc.peak_file)
+    return proc.returncode, rss
 
 
 def run_timed(env, *args):
-    """Run `mallbridge ARGS` to completion; (seconds, peak RSS MB). Exits on failure."""
+    """Run `mallbridge ARGS` to completion; (seconds, peak RSS MB, wait4's ru_maxrss MB). Exits on failure."""
     started = time.perf_counter()
-    code, rss = reap(spawn(env, *args))
+    proc = spawn(env, *args)
+    code, rss = reap(proc)
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"mallbridge {' '.join(args)} failed with status {code}")
-    return seconds, rss
+    return seconds, rss, proc.rusage_rss
 
 
 def scalar(url, sql):
