@@ -63,6 +63,18 @@ def test_backfill_is_staged_released_delivered_and_threaded(sync_app, mall, smtp
     assert first["From"].addresses[0].display_name == "山田 花子"
 
 
+def test_fake_mall_list_carries_every_message_so_no_detail_is_read(sync_app, mall):
+    """The fake mall lists full inquiry objects (malls.md §1.5): a new inquiry with a follow-up is delivered
+    from the list alone; a fault armed on the detail endpoint is never reached."""
+    inq = add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 2, "message": "一通目"})
+    add(mall, world.add_rakuten_message, inq["inquiryNumber"], {"days_ago": 1, "message": "二通目"})
+    with mall.state.lock:
+        fault = mall.state.add_fault("status", 5, "rakuten", "/inquirymng-api/inquiry/", 500)
+    result = _poll(rakuten_account())
+    assert result.error is None and result.new_messages == 2
+    assert fault["count"] == 5 and fault in mall.state.faults
+
+
 def test_repoll_delivers_nothing_new(sync_app, mall):
     """A second pass over unchanged inquiries creates no mail and no rows."""
     add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 2})
