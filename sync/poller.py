@@ -203,6 +203,7 @@ def deliver(account, snap, client, mall, *, staged):
     chain = [mailer.mail_message_id(m.mall, account.external_id, m.inquiry_id, m.message_id)
              for m in messages if m.message_id in known]
     cap = options.get("attachment_max_kb") * 1024
+    cutoff = None if staged else history_cutoff(account)
     count = 0
     for msg in messages:
         if msg.message_id in known:
@@ -211,7 +212,11 @@ def deliver(account, snap, client, mall, *, staged):
         row = InboundMessage(mall=msg.mall, account_id=account.id, inquiry_id=msg.inquiry_id,
                              message_id=msg.message_id, mail_message_id=own_id, first_message_id=first_id,
                              sender_kind=msg.sender, posted_at=_utc(msg.posted_at), delivered=False)
-        if msg.sender == "shop" and _is_own_reply(account.id, msg):
+        if cutoff is not None and row.posted_at is not None and row.posted_at < cutoff:
+            # History the admin chose not to backfill (e.g. a 30-day backfill, then the 60-day
+            # re-scan finds a 45-day-old inquiry): remembered, never mailed live.
+            row.delivered, row.skip_reason = True, "older than the backfill window"
+        elif msg.sender == "shop" and _is_own_reply(account.id, msg):
             row.delivered, row.skip_reason = True, "sent via mallbridge"
         else:
             files = tuple(mall.fetch_file(client, f, cap) for f in msg.attachments)
@@ -231,6 +236,13 @@ def deliver(account, snap, client, mall, *, staged):
         account.backfill_done = (account.backfill_done or 0) + 1
     db.session.commit()
     return count
+
+
+def history_cutoff(account):
+    """Messages posted before this (naive UTC) predate the first connect's backfill window."""
+    if account.backfilled_at is None:
+        return None
+    return account.backfilled_at - dt.timedelta(days=options.get("backfill_days"))
 
 
 def _with_files(msg, files):

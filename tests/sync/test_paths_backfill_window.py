@@ -1,5 +1,5 @@
-"""Known bugs in the poller's scan windows (sync/poller.py, rakuten_poll.py, yahoo_poll.py), written
-down as expected-to-fail specs so the fix has a test waiting for it."""
+"""History older than the first connect's backfill window is never mailed live, whichever later
+pass finds it (the Rakuten 60-day re-scan, a Yahoo! store whose newest topic is older)."""
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +20,6 @@ def _states():
     return [row.state for row in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
 
 
-@pytest.mark.xfail(strict=False, reason="rakuten_poll re-scans 60 days after the backfill; with backfill_days < 60 "
-                                        "an inquiry older than the backfill window is unknown there and is mailed live")
 def test_rakuten_inquiry_older_than_a_short_backfill_is_not_mailed_live(sync_app, mall):
     """With a 30-day backfill, a 45-day-old inquiry is neither staged nor mailed on the next pass."""
     settings.set_value("sync.backfill_days", 30, actor="test")
@@ -32,8 +30,6 @@ def test_rakuten_inquiry_older_than_a_short_backfill_is_not_mailed_live(sync_app
     assert _states() == []
 
 
-@pytest.mark.xfail(strict=False, reason="yahoo_poll applies the backfill floor on the first pass only; when the "
-                                        "newest topic is older than the floor, the next pass delivers it live")
 def test_yahoo_topic_older_than_the_backfill_is_not_mailed_live(sync_app, mall):
     """A store whose only topic is older than the backfill window gets no mail for it on later passes."""
     settings.set_value("sync.backfill_days", 30, actor="test")
@@ -42,3 +38,16 @@ def test_yahoo_topic_older_than_the_backfill_is_not_mailed_live(sync_app, mall):
     assert _poll(account.id).new_messages == 0
     _poll(account.id)
     assert _states() == []
+
+
+def test_follow_up_on_an_inquiry_older_than_the_backfill_is_mailed(sync_app, mall):
+    """A customer's new message on an inquiry older than the backfill window is mailed; its old history is not."""
+    settings.set_value("sync.backfill_days", 30, actor="test")
+    inq = add(mall, world.add_inquiry, {"shop_id": DEMO_RAKUTEN["shop_id"], "days_ago": 45, "message": "古い問い合わせ"})
+    account = rakuten_account()
+    _poll(account.id)
+    _poll(account.id)
+    add(mall, world.add_rakuten_message, inq["inquiryNumber"], {"message": "その後どうなりましたか"})
+    db.session.get(MallAccount, account.id).next_poll_at = None
+    assert _poll(account.id).new_messages == 1
+    assert _states() == ["queued"]
