@@ -77,6 +77,12 @@ def poll_account(account, client=None):
     account.last_poll_at = account.last_success_at = started
     account.failures = 0
     account.last_error = account.last_error_ja = None
+    problem = getattr(client, "authorize_problem", None)
+    if problem is not None:
+        # Yahoo! answered, but says the public-key signature was not accepted: polling works
+        # today, yet the key needs attention, so the status page keeps showing why.
+        account.last_error, account.last_error_ja, account.last_error_at = str(problem)[:2000], \
+            problem.explanation_ja, started
     account.next_poll_at = started + dt.timedelta(seconds=options.get("poll_seconds"))
     accounts.keep_client_state(account, client)
     db.session.commit()

@@ -51,3 +51,4 @@ def test_follow_up_on_an_inquiry_older_than_the_backfill_is_mailed(sync_app, mal
     db.session.get(MallAccount, account.id).next_poll_at = None
     assert _poll(account.id).new_messages == 1
     assert _states() == ["queued"]
+
