@@ -21,17 +21,9 @@ RMS_TYPE = "application/json;charset=UTF-8"
 
 
 @pytest.fixture
-def rsps():
-    """A strict responses mock: every registered stub must be called."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    """A client for shop 999999 with pacing off."""
-    with RakutenClient("SP999999_secret", "SL999999_key", 999999, base_url=BASE, rate=None) as c:
-        yield c
+def client(rakuten_client):
+    """The sample shop's client (tests/sync/conftest.py)."""
+    return rakuten_client
 
 
 def serve_detail(rsps, data, number=NUMBER):

@@ -27,13 +27,6 @@ def key():
 
 
 @pytest.fixture
-def rsps():
-    """A strict responses mock: every registered stub must be called."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
 def clock():
     """The client's settable UNIX clock."""
     return Clock()

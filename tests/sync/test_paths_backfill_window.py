@@ -1,6 +1,5 @@
 """History older than the first connect's backfill window is never mailed live, whichever later
 pass finds it (the Rakuten 60-day re-scan, a Yahoo! store whose newest topic is older)."""
-import pytest
 from sqlalchemy import select
 
 from plugin import settings

@@ -7,25 +7,16 @@ import responses
 
 from sync import rakuten_poll
 from sync.poll_types import with_markers
-from sync.rakuten import RakutenClient
-from tests.sync.rakuten_samples import API, BASE, inquiry, page
+from tests.sync.rakuten_samples import API, inquiry, page
 
 T0 = dt.datetime(2020, 5, 1, 0, 0, 0)
 T1 = dt.datetime(2020, 5, 20, 0, 0, 0)  # one window: one list call per page
 
 
 @pytest.fixture
-def rsps():
-    """A strict responses mock: every registered stub must be called."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    """A client for shop 999999 with pacing off."""
-    with RakutenClient("SP999999_secret", "SL999999_key", 999999, base_url=BASE, rate=None) as c:
-        yield c
+def client(rakuten_client):
+    """The sample shop's client (tests/sync/conftest.py)."""
+    return rakuten_client
 
 
 def _no_markers(numbers):

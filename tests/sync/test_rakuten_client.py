@@ -4,13 +4,12 @@ import datetime as dt
 
 import pytest
 import requests
-import responses
 from responses import matchers
 
 from sync.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
                          RateLimited, ResponseTooLarge, TemporaryMallError)
 from sync.parse import JST
-from sync.rakuten import Attachment, RakutenClient, esa_header, windows
+from sync.rakuten import Attachment, esa_header, windows
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
 
 UTC = dt.timezone.utc
@@ -19,17 +18,9 @@ T1 = dt.datetime(2026, 11, 20, 0, 0, 0)
 
 
 @pytest.fixture
-def rsps():
-    """A strict responses mock: every registered stub must be called."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    """A client for shop 999999 with pacing off."""
-    with RakutenClient("SP999999_secret", "SL999999_key", 999999, base_url=BASE, rate=None) as c:
-        yield c
+def client(rakuten_client):
+    """The sample shop's client (tests/sync/conftest.py)."""
+    return rakuten_client
 
 
 def test_esa_header_is_base64_of_secret_colon_key_without_newlines():
