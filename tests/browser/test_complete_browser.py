@@ -5,7 +5,7 @@ import pytest
 
 from plugin import settings
 from tests.browser.conftest import screenshot
-from tests.sync.poller_helpers import mall, sync_app  # noqa: F401
+from tests.sync.poller_helpers import mall, slept, sync_app  # noqa: F401
 from tests.sync.reply_helpers import deliver_yahoo
 
 pytestmark = pytest.mark.browser

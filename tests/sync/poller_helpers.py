@@ -26,8 +26,19 @@ def mall():
 
 
 @pytest.fixture
-def sync_app(app, mall):
-    """The app pointed at the fake mall, unpaced, with an inbox forwarding address."""
+def slept(monkeypatch):
+    """The poller's in-pass retry waits (429 Retry-After, backoff), recorded instead of slept."""
+    from sync import poller
+    from sync.http import RetryPolicy
+
+    waits = []
+    monkeypatch.setattr(poller, "RETRY", RetryPolicy(sleep=waits.append, jitter=None))
+    return waits
+
+
+@pytest.fixture
+def sync_app(app, mall, slept):
+    """The app pointed at the fake mall, unpaced, never sleeping, with an inbox forwarding address."""
     for key, value in mall.bases.items():
         app.config[key.removeprefix("MALLBRIDGE_")] = value
     helpdesk.update_environment("production", {"forward_to": INBOX}, actor="test")

@@ -6,7 +6,6 @@ from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
 from sync.fake_mall.seed import DEMO_RAKUTEN
-from sync.http import RetryPolicy
 from sync.models import InboundMessage, MallAccount, SyncCursor
 from tests.sync.poller_helpers import (INBOX, add, mall, rakuten_account, smtp_sink, sync_app,  # noqa: F401
                                        world, yahoo_account)
@@ -15,11 +14,9 @@ SHOP = DEMO_RAKUTEN["shop_id"]
 
 
 @pytest.fixture(autouse=True)
-def slept(monkeypatch):
-    """The in-pass retry waits of the poller, recorded instead of slept."""
-    waits = []
-    monkeypatch.setattr(poller, "RETRY", RetryPolicy(sleep=waits.append, jitter=None))
-    return waits
+def _never_sleep(slept):
+    """Every test here records the poller's retry waits instead of sleeping (see poller_helpers.slept)."""
+    return slept
 
 
 def _outbox(state=None):
