@@ -6,7 +6,6 @@ A pass that fails part-way leaves the account's cursor where it was: the next pa
 the same range again and picks up whatever was not delivered.
 """
 import datetime as dt
-import hashlib
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -15,10 +14,10 @@ from sqlalchemy import select
 
 from plugin import clock
 from plugin.extensions import db
-from sync import accounts, mailer, options, routing
+from sync import accounts, mailer, options, own_replies, routing
 from sync.errors import MallAuthError, MallError, PermanentMallError
 from sync.http import RetryPolicy
-from sync.models import InboundMessage, MallAccount, MallInquiry, OwnReply, SyncCursor
+from sync.models import InboundMessage, MallAccount, MallInquiry, SyncCursor
 from sync.retry import retry_delay
 
 log = logging.getLogger("mallbridge.sync.poller")
@@ -222,7 +221,7 @@ def deliver(account, snap, client, mall, *, staged):
             # History the admin chose not to backfill (e.g. a 30-day backfill, then the 60-day
             # re-scan finds a 45-day-old inquiry): remembered, never mailed live.
             row.delivered, row.skip_reason = True, "older than the backfill window"
-        elif msg.sender == "shop" and _is_own_reply(account.id, msg):
+        elif msg.sender == "shop" and own_replies.claim(account.id, msg):
             row.delivered, row.skip_reason = True, "sent via mallbridge"
         else:
             files = tuple(mall.fetch_file(client, f, cap) for f in msg.attachments)
@@ -255,28 +254,6 @@ def _with_files(msg, files):
     from dataclasses import replace
 
     return replace(msg, attachments=files)
-
-
-def _is_own_reply(account_id, msg):
-    digest = text_hash(msg.text)
-    row = db.session.scalar(select(OwnReply).where(
-        OwnReply.account_id == account_id, OwnReply.inquiry_id == msg.inquiry_id,
-        OwnReply.body_hash == digest, OwnReply.matched_message_id.is_(None)).limit(1))
-    if row is None:
-        return False
-    row.matched_message_id = msg.message_id
-    return True
-
-
-def text_hash(text):
-    """Hash of a reply body, insensitive to line-ending and trailing-space differences."""
-    norm = "\n".join(line.rstrip() for line in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    return hashlib.sha256(norm.strip().encode("utf-8")).hexdigest()
-
-
-def record_own_reply(account_id, inquiry_id, text):
-    """Call when mallbridge posts a reply to a mall, so the poller does not mail it back (not committed)."""
-    db.session.add(OwnReply(account_id=account_id, inquiry_id=str(inquiry_id), body_hash=text_hash(text)))
 
 
 def _utc(value):

@@ -1,6 +1,6 @@
 """One mall write of the reply queue: post a reply (with its attachment), complete, mark read.
 
-Before a reply goes out, an OwnReply row is committed (sync.poller.record_own_reply), so a
+Before a reply goes out, an OwnReply row is committed (sync.own_replies.record), so a
 poll that sees the new shop message does not mail it back into the inbox as a shop reply.
 After posting, Rakuten's inquiry is re-fetched to learn the new reply's id (the reply API
 returns none); Yahoo!'s post returns it. A retry first looks on the mall for the reply, so
@@ -15,7 +15,7 @@ from plugin.extensions import db
 from sync import accounts, reply_options, reply_queue
 from sync.errors import Conflict, InvalidRequest, MallError, PermanentMallError
 from sync.models import InboundMessage, OwnReply
-from sync.poller import record_own_reply, text_hash
+from sync.own_replies import record as record_own_reply, text_hash
 from sync.reply_models import ReplyJob
 
 log = logging.getLogger("mallbridge.replies")

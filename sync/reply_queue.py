@@ -190,7 +190,7 @@ def run_pass(limit=20):
 def purge_own_reply(account_id, inquiry_id, text):
     """Forget the OwnReply of a reply that was never posted, so it cannot hide a later shop reply."""
     from sync.models import OwnReply
-    from sync.poller import text_hash
+    from sync.own_replies import text_hash
 
     row = db.session.scalar(select(OwnReply.id).where(
         OwnReply.account_id == account_id, OwnReply.inquiry_id == str(inquiry_id),

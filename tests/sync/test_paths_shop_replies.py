@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import mailer, poller, reply_queue
+from sync import mailer, own_replies, poller, reply_queue
 from sync.models import InboundMessage, MallAccount
 from tests.sync.poller_helpers import add, mall, sync_app, world, yahoo_account  # noqa: F401
 from tests.sync.reply_helpers import deliver_rakuten, deliver_yahoo, posted
@@ -148,7 +148,7 @@ def test_same_text_posted_twice_only_the_mallbridge_copy_is_skipped(sync_app, ma
 def test_own_reply_is_skipped_when_the_mall_changes_line_endings(sync_app, mall):
     """A mallbridge reply the mall hands back with CRLF and trailing spaces is still recognised as ours."""
     account, _first, number = deliver_rakuten(mall, days_ago=0.5)
-    poller.record_own_reply(account.id, number, "一行目\n二行目")
+    own_replies.record(account.id, number, "一行目\n二行目")
     db.session.commit()
     add(mall, world.add_rakuten_message, number, {"from": "merchant", "message": "一行目  \r\n二行目\r\n"})
     assert _poll(account.id).new_messages == 0
