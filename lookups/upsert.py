@@ -110,7 +110,8 @@ def _write(kind, rows, shops):
             merged[key] = [ref, values]
     if not merged:
         return outcome
-    existing = _existing_ids(table, key_col, merged)
+    stored = _existing_rows(table, key_col, merged)
+    existing = {key: row["id"] for key, row in stored.items()}
     now = clock.now()
     ids = dict(existing)
     new_keys = [k for k in merged if k not in existing]
@@ -128,7 +129,7 @@ def _write(kind, rows, shops):
             ids[(shop_id, code)] = row_id
         outcome.inserted += len(new_keys)
     outcome.updated += len(existing)
-    changed = unchanged.changed_keys(table, children, merged, existing)
+    changed = unchanged.changed_keys(children, merged, stored)
     outcome.unchanged += len(existing) - len(changed)
     existing = {k: v for k, v in existing.items() if k in changed}
     _update_existing(table, key_col, merged, existing, now)
@@ -149,8 +150,10 @@ def _write(kind, rows, shops):
     return outcome
 
 
-def _existing_ids(table, key_col, merged):
-    """(shop_id, code) -> id of the rows that already exist: one indexed query per shop."""
+def _existing_rows(table, key_col, merged):
+    """(shop_id, code) -> the stored row (column -> value) of those that exist: one indexed query per shop.
+
+    Whole rows, not only ids: the unchanged-row check compares them without reading them again."""
     by_shop = {}
     for shop_id, code in merged:
         by_shop.setdefault(shop_id, []).append(code)
@@ -159,13 +162,13 @@ def _existing_ids(table, key_col, merged):
         if _postgres():
             # Joining an array keeps the plan an index probe per key even while the table's
             # statistics still describe it as empty (a fresh import outruns autovacuum's ANALYZE).
-            stmt = text(f"SELECT t.id, t.{key_col} FROM unnest(CAST(:codes AS varchar[])) AS k(code) "
+            stmt = text(f"SELECT t.* FROM unnest(CAST(:codes AS varchar[])) AS k(code) "
                         f"JOIN {table.name} AS t ON t.shop_id = :shop_id AND t.{key_col} = k.code")
-            rows = db.session.execute(stmt, {"codes": codes, "shop_id": shop_id})
+            rows = db.session.execute(stmt, {"codes": codes, "shop_id": shop_id}).mappings()
         else:
-            rows = db.session.execute(select(table.c.id, table.c[key_col])
-                                      .where(table.c.shop_id == shop_id, table.c[key_col].in_(codes)))
-        found.update({(shop_id, code): row_id for row_id, code in rows})
+            rows = db.session.execute(select(table).where(table.c.shop_id == shop_id,
+                                                          table.c[key_col].in_(codes))).mappings()
+        found.update({(shop_id, row[key_col]): dict(row) for row in rows})
     return found
 
 
