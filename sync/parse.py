@@ -100,7 +100,7 @@ class Fields:
             return None
         try:
             return parse_mall_time(value)
-        except (ValueError, TypeError, OverflowError, OSError):  # OSError: out of the platform's time range
+        except (ValueError, TypeError, OverflowError):  # parse_mall_time turns out-of-range times into ValueError
             raise self._bad(keys[0], "a date-time") from None
 
 

@@ -9,6 +9,7 @@ message); the detail call is only a fallback for a list entry without `replies`.
 import datetime as dt
 import logging
 import mimetypes
+from operator import attrgetter
 
 from sync.errors import NotFound, ResponseTooLarge
 from sync.mailer import MallFile, MallMessage
@@ -45,7 +46,7 @@ def scan(client, start, end, markers_of):
     `markers_of(numbers)` gives the stored change markers of those inquiry numbers (unknown
     ones left out); it is asked once per listed page."""
     listed_pages = client.iter_inquiries(start, end, limit=PAGE_LIMIT)
-    for listed, stored in with_markers(listed_pages, lambda i: i.number, markers_of, PAGE_LIMIT):
+    for listed, stored in with_markers(listed_pages, attrgetter("number"), markers_of, PAGE_LIMIT):
         marker = _marker(listed)
         if marker is not None and stored == marker:
             yield Snapshot(listed.number, marker, listed.reg_date, None, unchanged=True)

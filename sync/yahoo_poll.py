@@ -7,6 +7,7 @@ picks those up.
 import datetime as dt
 import logging
 import mimetypes
+from operator import attrgetter
 
 from sync.errors import NotFound, ResponseTooLarge
 from sync.mailer import MallFile, MallMessage
@@ -37,7 +38,7 @@ def scan(client, markers_of, *, floor=None, cursor_newest=None, seller_since=Non
     progress = progress if progress is not None else {}
     floor_ts = _ts(floor)
     seen = set()
-    for headline, stored in with_markers(client.iter_topics(), _topic_id, markers_of, PAGE_SIZE):
+    for headline, stored in with_markers(client.iter_topics(), attrgetter("topic_id"), markers_of, PAGE_SIZE):
         posted = _ts(headline.user_post_time) or 0
         progress["newest"] = max(progress.get("newest") or 0, posted)
         if floor_ts is not None and posted < floor_ts:
@@ -55,7 +56,7 @@ def scan(client, markers_of, *, floor=None, cursor_newest=None, seller_since=Non
     if seller_since is not None and now is not None:
         by_seller = client.iter_topics(date_type="sellerPostTime", start_date=seller_since - SELLER_OVERLAP,
                                        end_date=now)
-        for headline, stored in with_markers(by_seller, _topic_id, markers_of, PAGE_SIZE):
+        for headline, stored in with_markers(by_seller, attrgetter("topic_id"), markers_of, PAGE_SIZE):
             mark = marker(headline)
             if headline.topic_id in seen or stored in (mark, None):
                 # Unknown topics here predate the backfill: the shop's reply alone is no thread.
@@ -63,10 +64,6 @@ def scan(client, markers_of, *, floor=None, cursor_newest=None, seller_since=Non
             topic = _detail(client, headline.topic_id)
             if topic is not None:
                 yield snapshot(topic, mark, headline)
-
-
-def _topic_id(headline):
-    return headline.topic_id
 
 
 def _detail(client, topic_id):
