@@ -1,5 +1,6 @@
 """The shop admin's console under /admin: one blueprint, views split into modules by topic."""
 from flask import Blueprint
+from flask_wtf import FlaskForm
 
 from plugin.auth import admin_required
 
@@ -13,6 +14,10 @@ def menu_entry(endpoint, label):
     """Register a page in the admin menu (called once at import time by each view module)."""
     if (endpoint, label) not in MENU:
         MENU.append((endpoint, label))
+
+
+class ActionForm(FlaskForm):
+    """Only the CSRF token: the URL names the action (requeue, revoke, disable, …)."""
 
 
 def page_arg(most=100_000):

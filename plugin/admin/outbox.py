@@ -1,17 +1,12 @@
 """Admin console: send history of the outbox, with requeue / discard / release actions."""
 from flask import flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 
 from plugin import audit
-from plugin.admin import bp, menu_entry, page_arg
+from plugin.admin import ActionForm, bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
 from plugin.outbox import STATE_LABELS, STATES, OutboxMessage, history, options, store
 from plugin.outbox.models import OUTCOME_LABELS
-
-
-class ActionForm(FlaskForm):
-    """Only the CSRF token: the URL names the action."""
 
 
 @bp.route("/outbox")

@@ -1,10 +1,9 @@
 """Admin console: replies received by smtp-in, their problems, and the queue of mall writes."""
 from flask import flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from plugin import audit
-from plugin.admin import bp, menu_entry, page_arg
+from plugin.admin import ActionForm, bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
 from sync import replies as intake
@@ -13,10 +12,6 @@ from sync.reply_models import (JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, 
                                ReplyMail)
 
 PAGE = 50
-
-
-class ActionForm(FlaskForm):
-    """Only the CSRF token: the URL names the action."""
 
 
 @bp.route("/replies")

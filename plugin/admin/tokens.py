@@ -6,7 +6,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from plugin import audit, clock
-from plugin.admin import bp, menu_entry
+from plugin.admin import ActionForm, bp, menu_entry
 from plugin.errors import error_response
 from plugin.extensions import db
 from plugin.models import ApiToken
@@ -18,15 +18,11 @@ class TokenForm(FlaskForm):
                                    Length(max=100, message="用途は100文字以内にしてください。")])
 
 
-class RevokeForm(FlaskForm):
-    """Only the CSRF token."""
-
-
 def _list_page(form, status=200):
     tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.revoked_at.is_not(None),
                                                           ApiToken.created_at.desc(), ApiToken.id.desc())).all()
     return render_template("admin/tokens.html", form=form, tokens=tokens,
-                           revoke_form=RevokeForm(formdata=None)), status
+                           revoke_form=ActionForm(formdata=None)), status
 
 
 @bp.route("/tokens")

@@ -6,7 +6,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import AnyOf, Length, Optional
 
 from plugin import audit, staff
-from plugin.admin import bp, menu_entry
+from plugin.admin import ActionForm, bp, menu_entry
 from plugin.errors import error_response
 from plugin.extensions import db
 from plugin.models import ROLES, User
@@ -25,10 +25,6 @@ class NewUserForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = StringField("権限", validators=_ROLE_VALIDATORS)
-
-
-class ActiveForm(FlaskForm):
-    """Only the CSRF token: the URL says enable or disable."""
 
 
 class PasswordForm(FlaskForm):
@@ -86,7 +82,7 @@ def user_new():
 def _edit_page(user, status=200, role_form=None, active_form=None, password_form=None):
     role_form = role_form or RoleForm(formdata=None, role=user.role)
     return render_template("admin/users_edit.html", user=user, role_form=role_form,
-                           active_form=active_form or ActiveForm(formdata=None),
+                           active_form=active_form or ActionForm(formdata=None),
                            password_form=password_form or PasswordForm(formdata=None),
                            role_labels=staff.ROLE_LABELS, is_self=user.id == current_user.id), status
 
@@ -128,7 +124,7 @@ def _set_active(user_id, active):
     user = _user_or_404(user_id)
     if user is None:
         return error_response(404, "このスタッフは見つかりません。")
-    form = ActiveForm()
+    form = ActionForm()
     if not form.validate():
         return _edit_page(user, 400, active_form=form)
     try:
