@@ -43,8 +43,6 @@ def outbox_action(oid, action):
     """Requeue, discard or release one message."""
     if action not in _ACTIONS:
         return error_response(404)
-    if not ActionForm().validate_on_submit():
-        return error_response(400, "フォームの有効期限が切れました。ページを読み込み直してください。")
     if db.session.get(OutboxMessage, oid) is None:
         return error_response(404, "メールが見つかりません。")
     func, ok_text, bad_text = _ACTIONS[action]
@@ -61,8 +59,6 @@ def outbox_action(oid, action):
 @bp.route("/outbox/release-all", methods=["POST"])
 def outbox_release_all():
     """Release every staged message."""
-    if not ActionForm().validate_on_submit():
-        return error_response(400, "フォームの有効期限が切れました。ページを読み込み直してください。")
     count = store.release(None)
     audit.record("outbox.release_all", result_count=count, commit=False)
     db.session.commit()

@@ -49,8 +49,6 @@ def reply_detail(mail_id):
 @bp.route("/replies/<int:mail_id>/retry", methods=["POST"])
 def reply_retry(mail_id):
     """Run intake again on a mail whose intake crashed (state 未処理)."""
-    if not ActionForm().validate_on_submit():
-        return error_response(400, "フォームの有効期限が切れました。ページを読み込み直してください。")
     mail = db.session.get(ReplyMail, mail_id)
     if mail is None:
         return error_response(404, "返信メールが見つかりません。")
@@ -80,8 +78,6 @@ def reply_job_action(job_id, action):
     """Requeue or discard one mall-write job."""
     if action not in _ACTIONS:
         return error_response(404)
-    if not ActionForm().validate_on_submit():
-        return error_response(400, "フォームの有効期限が切れました。ページを読み込み直してください。")
     job = db.session.get(ReplyJob, job_id)
     if job is None:
         return error_response(404, "処理が見つかりません。")
