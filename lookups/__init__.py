@@ -9,12 +9,14 @@ from plugin.errors import error_response, wants_json
 from plugin.tokens import bearer_token
 
 bp = Blueprint("lookups", __name__)
-settings.declare_section("lookups", "顧客検索")
-settings.declare(
-    "lookups.encoding", type="choice", default="server", section="lookups", label="検索パラメータの文字コード",
-    choices=[("server", "サーバー設定に従う（MALLBRIDGE_LOOKUP_ENCODING、通常は UTF-8）"), ("utf-8", "UTF-8"),
-             ("shift_jis", "Shift_JIS"), ("euc-jp", "EUC-JP")],
-    help="ヘルプデスクが検索パラメータを Shift_JIS や EUC-JP で送る場合に選びます。URLの charset パラメータが優先されます。")
+SETTINGS = [settings.section(
+    "lookups", "顧客検索",
+    settings.setting(
+        "lookups.encoding", type="choice", default="server", label="検索パラメータの文字コード",
+        choices=[("server", "サーバー設定に従う（MALLBRIDGE_LOOKUP_ENCODING、通常は UTF-8）"), ("utf-8", "UTF-8"),
+                 ("shift_jis", "Shift_JIS"), ("euc-jp", "EUC-JP")],
+        help="ヘルプデスクが検索パラメータを Shift_JIS や EUC-JP で送る場合に選びます。URLの charset パラメータが優先されます。"),
+)]
 METHODS = ["GET", "POST", "PUT"]
 KINDS = {"members": "会員", "orders": "受注"}
 

@@ -109,6 +109,4 @@ def import_orders(file, report_path, shop):
     _run("orders", file, report_path, shop)
 
 
-def register(app):
-    """Attach `import` to the app's CLI (called by plugin.cli.register_commands)."""
-    app.cli.add_command(import_group)
+COMMANDS = [import_group]

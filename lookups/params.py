@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from lookups.normalize import MAX_EMAIL, MAX_TEL, is_valid_email, normalize_email, normalize_tel
+from plugin.normalize import MAX_EMAIL, MAX_TEL, is_valid_email, normalize_email, normalize_tel
 
 CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
             "cp932": "cp932", "windows-31j": "cp932", "euc-jp": "euc_jp", "eucjp": "euc_jp"}

@@ -9,7 +9,7 @@ import re
 import unicodedata
 
 from lookups.models import MALL_LABELS, MALLS
-from lookups.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
+from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
 from plugin.clock import from_jst_naive
 
 KINDS = ("members", "orders")

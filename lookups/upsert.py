@@ -14,7 +14,7 @@ from plugin import clock
 from plugin.extensions import db
 from plugin.models import Shop
 
-log = logging.getLogger("lookups.import")
+log = logging.getLogger(f"mallbridge.{__name__}")
 DEFAULT_SHOP = "default"
 DB_REFUSED = "データベースに保存できませんでした（値を確認してください）"
 

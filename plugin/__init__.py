@@ -5,7 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from plugin import config
+from plugin import config, converters, errors, metrics, settings, web
 from plugin.extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -13,6 +13,10 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 
 def create_app(test_config=None):
     """Build the app: config, extensions, blueprints, CLI. No migrations, network or threads."""
+    # The feature packages import the shell (plugin.extensions, plugin.settings), so their list
+    # is read when an app is built, not while the `plugin` package itself is being imported.
+    from plugin import features, forms
+
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
     # As in Flask's tutorial: the embedded SQLite file lives in the instance folder.
@@ -22,39 +26,18 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    from plugin import converters
-
     converters.init_app(app)  # bounded <int:…> ids: before any blueprint adds its routes
-
-    # Import models so metadata (and Alembic autogenerate) sees every table.
-    from lookups import models as _lookup_models  # noqa: F401
-    from plugin import models as _models  # noqa: F401
-
-    from lookups import bp as lookups_bp
-    from lookups.pages import bp as pages_bp
-    from plugin import admin, api, auth, errors, health, mailbox, metrics, web
-    from plugin.cli import register_commands
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(lookups_bp)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(mailbox.bp)
-    from sync import complete_views
-
-    app.register_blueprint(complete_views.bp)  # /complete/<token> (issue 7)
-    from plugin import forms
-
-    forms.init_app(app)  # public /forms/<slug>: blueprint, CSRF exemption, rate limiter
-    csrf.exempt(lookups_bp)
-    csrf.exempt(api.bp)
+    settings.init_app(app, features.SETTINGS)
+    for blueprint in features.BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    for blueprint in features.CSRF_EXEMPT:
+        csrf.exempt(blueprint)
+    forms.init_app(app)  # the public forms' size limits and per-IP rate limiter
     errors.init_app(app)
     web.init_app(app)
     metrics.init_app(app)
-    register_commands(app)
+    for command in features.COMMANDS:
+        app.cli.add_command(command)
     return app
 
 

@@ -39,7 +39,7 @@ shops = click.Group("shops", help="Storefronts.")
 @with_appcontext
 def users_create(email, role, name, password_stdin):
     """Create a staff account, or reset the password and role of an existing one."""
-    from lookups.normalize import is_valid_email
+    from plugin.normalize import is_valid_email
     from plugin.auth import normalize_login_email
 
     email = normalize_login_email(email)
@@ -127,17 +127,4 @@ def shops_list():
         click.echo(f"{shop.code}\t{shop.name}")
 
 
-def register_commands(app):
-    """Attach every command group to the app's CLI."""
-    for group in (users, tokens, shops):
-        app.cli.add_command(group)
-    # Each feature package contributes its own commands through a `register(app)` function.
-    for module in ("lookups.cli", "plugin.demo", "plugin.mailbox", "plugin.admin.cli", "plugin.outbox.cli", "sync.cli",
-                   "plugin.forms.cli", "sync.commands"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
+COMMANDS = [users, tokens, shops]

@@ -36,3 +36,10 @@ def from_jst_naive(value):
     if value.tzinfo is None:
         value = value.replace(tzinfo=JST)
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def utc(value):
+    """Any datetime as stored naive UTC: aware values are converted, naive ones are already UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import select
 
-log = logging.getLogger("plugin.crypto")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 # (model, attribute name, optional callable returning an extra WHERE criterion)
 _SECRET_COLUMNS = []

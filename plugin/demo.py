@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from lookups.normalize import normalize_email, normalize_tel
+from plugin.normalize import normalize_email, normalize_tel
 from plugin import demo_data as D
 from plugin.clock import from_jst_naive
 from plugin.extensions import db
@@ -247,6 +247,4 @@ def seed_command(admin_password, agent_password, force):
         click.echo(f"  {label}: {url}")
 
 
-def register(app):
-    """Add the `demo` group to the app's CLI."""
-    app.cli.add_command(demo)
+COMMANDS = [demo]

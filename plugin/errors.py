@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-log = logging.getLogger("plugin.errors")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 MESSAGES = {
     400: "リクエストの内容が正しくありません。",

@@ -8,7 +8,7 @@ from plugin import metrics
 from plugin.extensions import db
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger("plugin.health")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 
 @bp.route("/healthz")

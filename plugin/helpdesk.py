@@ -12,8 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import settings
 from plugin.settings_types import SettingValueError, normalize_https_url
+from plugin.invalid import InvalidInput
 
-log = logging.getLogger("plugin.helpdesk")
+log = logging.getLogger(f"mallbridge.{__name__}")
 ENVIRONMENTS = ("production", "demo")
 ENV_LABELS = {"production": "本番環境", "demo": "デモ環境"}
 FIELDS = ("url", "inbox_id", "forward_to", "link_template", "api_token")
@@ -101,27 +102,34 @@ def _check_template(value):
     return None
 
 
-settings.declare_section("helpdesk", "ヘルプデスク")
-settings.declare("helpdesk.active", type="choice", default="production", section="helpdesk",
-                 label="使用中の環境", choices=[(e, ENV_LABELS[e]) for e in ENVIRONMENTS],
-                 help="受信箱ボタンと転送先に使う環境です。")
-for _env in ENVIRONMENTS:
-    _section = f"helpdesk.{_env}"
-    settings.declare_section(_section, f"ヘルプデスク（{ENV_LABELS[_env]}）")
-    settings.declare(key(_env, "url"), type="url", default=None, section=_section,
-                     label="ヘルプデスクのURL", help="例: https://example.relationapp.jp（https のみ）")
-    settings.declare(key(_env, "inbox_id"), type="int", default=None, section=_section,
-                     label="受信箱ID", validate=_check_inbox_id,
-                     help="受信箱を開いたときのURL …/tickets/#/<受信箱ID>/… の数字です。")
-    settings.declare(key(_env, "forward_to"), type="email", default=None, section=_section,
-                     label="受信箱の転送用アドレス",
-                     help="ヘルプデスクの受信箱設定に表示される転送用メールアドレスです。")
-    settings.declare(key(_env, "link_template"), type="str", default=None, section=_section,
-                     label="受信箱ボタンのリンク（任意）", validate=_check_template,
-                     help="空欄なら {url}/tickets/#/{inbox_id}/tickets/open/p1 を開きます。")
-    settings.declare(key(_env, "api_token"), type="str", default=None, section=_section, secret=True,
-                     label="APIトークン（任意）",
-                     help="接続テストでヘルプデスクのAPIを確認するときに使います。暗号化して保存します。")
+def _environment_section(env):
+    """The settings of one helpdesk environment (production or demo)."""
+    return settings.section(
+        f"helpdesk.{env}", f"ヘルプデスク（{ENV_LABELS[env]}）",
+        settings.setting(key(env, "url"), type="url", default=None,
+                         label="ヘルプデスクのURL", help="例: https://example.relationapp.jp（https のみ）"),
+        settings.setting(key(env, "inbox_id"), type="int", default=None,
+                         label="受信箱ID", validate=_check_inbox_id,
+                         help="受信箱を開いたときのURL …/tickets/#/<受信箱ID>/… の数字です。"),
+        settings.setting(key(env, "forward_to"), type="email", default=None,
+                         label="受信箱の転送用アドレス",
+                         help="ヘルプデスクの受信箱設定に表示される転送用メールアドレスです。"),
+        settings.setting(key(env, "link_template"), type="str", default=None,
+                         label="受信箱ボタンのリンク（任意）", validate=_check_template,
+                         help="空欄なら {url}/tickets/#/{inbox_id}/tickets/open/p1 を開きます。"),
+        settings.setting(key(env, "api_token"), type="str", default=None, secret=True,
+                         label="APIトークン（任意）",
+                         help="接続テストでヘルプデスクのAPIを確認するときに使います。暗号化して保存します。"),
+    )
+
+
+SETTINGS = [
+    settings.section("helpdesk", "ヘルプデスク",
+                     settings.setting("helpdesk.active", type="choice", default="production",
+                                      label="使用中の環境", choices=[(e, ENV_LABELS[e]) for e in ENVIRONMENTS],
+                                      help="受信箱ボタンと転送先に使う環境です。")),
+    *(_environment_section(env) for env in ENVIRONMENTS),
+]
 
 
 def environment(name):
@@ -162,7 +170,7 @@ def inbox_link():
 def update_environment(name, values, actor=None):
     """Validate and save some fields of an environment (keys are FIELDS); returns changed keys.
 
-    Raises settings.SettingsInvalid with errors keyed by field name; nothing is saved then.
+    Raises InvalidInput with errors keyed by field name; nothing is saved then.
     """
     environment(name)
     unknown = set(values) - set(FIELDS)
@@ -170,8 +178,8 @@ def update_environment(name, values, actor=None):
         raise KeyError(f"unknown helpdesk fields: {', '.join(sorted(unknown))}")
     try:
         return settings.set_many({key(name, f): v for f, v in values.items()}, actor=actor)
-    except settings.SettingsInvalid as exc:
-        raise settings.SettingsInvalid({k.rsplit(".", 1)[1]: m for k, m in exc.errors.items()}) from None
+    except InvalidInput as exc:
+        raise InvalidInput({k.rsplit(".", 1)[1]: m for k, m in exc.errors.items()}) from None
 
 
 def activate(name, actor=None):

@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 import requests
 from flask import current_app
 
-from plugin import clock, crypto, helpdesk, smtp
+from plugin import clock, crypto, helpdesk, outbox, smtp
 
 TIMEOUT = 10.0
 # requests applies the timeout per phase; 4 s to connect + 6 s to read stays within 10 s.
@@ -83,7 +83,7 @@ def send_test_mail(env, code):
         config = smtp.parse_smtp_url(current_app.config.get("SMTP_URL"))
     except smtp.SmtpUrlError as exc:
         return Step("smtp", False, f"送信用SMTPの設定（MALLBRIDGE_SMTP_URL）に問題があります: {exc}")
-    sender = f"helpdesk-test@{current_app.config.get('REPLY_DOMAIN') or 'reply.localhost'}"
+    sender = outbox.system_sender()
     msg = build_test_mail(env, code, sender)
     where = f"{config.host}:{config.port}"
     try:

@@ -116,6 +116,4 @@ def mailbox_command(host, port):
     controller.stop()
 
 
-def register(app):
-    """CLI hook (see plugin.cli.register_commands)."""
-    app.cli.add_command(mailbox_command)
+COMMANDS = [mailbox_command]

@@ -1,9 +1,12 @@
 """Runtime settings: declared once in code, stored in the DB, read through a per-process cache.
 
-    declare("outbox.sandbox", type="email", default=None, label="サンドボックス宛先", section="outbox")
+    SETTINGS = [section("outbox", "メール送信",
+                        setting("outbox.sandbox", type="email", default=None, label="サンドボックス宛先"))]
     settings.get("outbox.sandbox")            # typed value (default when unset, decrypted if secret)
     settings.set_value("outbox.sandbox", "x@example.jp", actor="admin@example.jp")
 
+Each feature module declares its sections as data (a `SETTINGS` list); create_app registers them
+all from one list (plugin.features), so nothing is declared as a side effect of an import.
 The cache lives on the app object (one per gunicorn worker). A write clears it at once in the
 writing process and bumps the `setting_version` row; every other process compares that counter
 at most once per second and reloads when it moved, so changes spread within about a second.
@@ -20,10 +23,10 @@ from plugin import clock, crypto, settings_types
 from plugin.extensions import db
 from plugin.settings_models import Setting, SettingChange, SettingVersion
 from plugin.settings_types import SettingValueError  # noqa: F401  (re-exported for callers)
+from plugin.invalid import InvalidInput
 
 CHECK_SECONDS = 1.0
-_REGISTRY: dict = {}
-_SECTION_LABELS: dict = {"general": "全般"}
+GENERAL = "general"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,56 +39,69 @@ class Declaration:
     label: str
     help: str = ""
     secret: bool = False
-    section: str = "general"
+    section: str = GENERAL
     choices: Any = None
     validate: Callable | None = None
 
 
-class SettingsInvalid(ValueError):
-    """Some values did not validate; `errors` maps key → Japanese message. Nothing was saved."""
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """A heading of the generated admin form and the settings under it."""
 
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+    name: str
+    label: str
+    settings: tuple[Declaration, ...]
 
 
-def declare(key, *, type, default, label, help="", secret=False, section="general", choices=None, validate=None):
-    """Declare a setting (at import time of the feature module); re-declaring replaces it."""
+
+def setting(key, *, type, default, label, help="", secret=False, choices=None, validate=None) -> Declaration:
+    """Declare one setting (a value: it takes effect when create_app registers its section)."""
     if type not in settings_types.TYPES:
         raise ValueError(f"unknown setting type {type!r} for {key}")
     if type == "choice" and not choices:
         raise ValueError(f"choice setting {key} needs choices")
-    decl = Declaration(key, type, default, label, help, secret, section, choices, validate)
-    _REGISTRY[key] = decl
-    return decl
+    return Declaration(key, type, default, label, help, secret, GENERAL, choices, validate)
 
 
-def declare_section(name, label):
-    """Give a section its Japanese heading in the generated admin form."""
-    _SECTION_LABELS[name] = label
+def section(name, label, *declarations) -> Section:
+    """A section of settings; each declaration is filed under `name`."""
+    return Section(name, label, tuple(dataclasses.replace(d, section=name) for d in declarations))
+
+
+def init_app(app, sections):
+    """Register the declared sections with `app` (create_app passes its one list)."""
+    registry = app.extensions.setdefault("mallbridge.settings.registry", {"keys": {}, "labels": {}})
+    for sec in sections:
+        registry["labels"][sec.name] = sec.label
+        for decl in sec.settings:
+            registry["keys"][decl.key] = decl
+
+
+def _registry():
+    return current_app.extensions["mallbridge.settings.registry"]
 
 
 def section_label(name):
     """The heading of a section (its name when no label was declared)."""
-    return _SECTION_LABELS.get(name, name)
+    return _registry()["labels"].get(name, name)
 
 
 def declaration(key):
     """The declaration of `key`; KeyError names undeclared keys."""
     try:
-        return _REGISTRY[key]
+        return _registry()["keys"][key]
     except KeyError:
         raise KeyError(f"setting {key!r} is not declared") from None
 
 
 def declared(section=None):
-    """Declarations in declaration order, optionally of one section."""
-    return [d for d in _REGISTRY.values() if section is None or d.section == section]
+    """Declarations in registration order, optionally of one section."""
+    return [d for d in _registry()["keys"].values() if section is None or d.section == section]
 
 
 def sections():
-    """Section names in the order their first setting was declared."""
-    return list(dict.fromkeys(d.section for d in _REGISTRY.values()))
+    """Section names in registration order."""
+    return list(dict.fromkeys(d.section for d in _registry()["keys"].values()))
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -166,7 +182,7 @@ def invalidate():
 # --- writing ------------------------------------------------------------------------------
 
 def parse_all(values):
-    """Typed values for {key: input}; raises SettingsInvalid with every field's message."""
+    """Typed values for {key: input}; raises InvalidInput with every field's message."""
     parsed, errors = {}, {}
     for key, raw in values.items():
         try:
@@ -174,7 +190,7 @@ def parse_all(values):
         except SettingValueError as exc:
             errors[key] = str(exc)
     if errors:
-        raise SettingsInvalid(errors)
+        raise InvalidInput(errors)
     return parsed
 
 

@@ -83,7 +83,7 @@ def _int(decl, raw):
 
 
 def _email(decl, raw):
-    from lookups.normalize import is_valid_email, normalize_email
+    from plugin.normalize import is_valid_email, normalize_email
 
     value = normalize_email(str(raw))
     if not value or not is_valid_email(value):

@@ -11,7 +11,7 @@ from email import policy
 from email.message import Message
 from urllib.parse import parse_qs, unquote, urlsplit
 
-log = logging.getLogger("plugin.smtp")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 DEFAULT_TIMEOUT = 30.0
 # A connection idle longer than this is probed with NOOP before re-use: servers drop idle

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import func, select
 
-from lookups.normalize import is_valid_email
+from plugin.normalize import is_valid_email
 from plugin.extensions import db
 from plugin.models import ROLES, User
 

@@ -16,17 +16,11 @@ from plugin.models import Shop
 from sync import options
 from sync.errors import MallAuthError, MallError
 from sync.models import MallAccount, SyncCursor
+from plugin.invalid import InvalidInput
 
 IP_UNCHECKED = "接続元が拒否されたため、一覧の取得権限は確認できませんでした（送信元IPの行を参照）。"
 _SECRET = re.compile(r"^[\x21-\x7e]{1,50}$")  # printable ASCII, no spaces: ESA values are ≤ 50 chars
 
-
-class AccountInvalid(ValueError):
-    """Input that cannot be saved; `errors` maps field → Japanese message."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -39,10 +33,10 @@ class Check:
 
 
 def find_shop(code):
-    """The shop with this code, or AccountInvalid."""
+    """The shop with this code, or InvalidInput."""
     shop = db.session.scalar(select(Shop).where(Shop.code == (code or "").strip()))
     if shop is None:
-        raise AccountInvalid({"shop": f"店舗コード「{code}」の店舗がありません（mallbridge shops list で確認）。"})
+        raise InvalidInput({"shop": f"店舗コード「{code}」の店舗がありません（mallbridge shops list で確認）。"})
     return shop
 
 
@@ -95,14 +89,14 @@ def _yahoo_fields(values, errors, creating):
 
 
 def add(mall, shop_code, values):
-    """Create an account (flushed, not committed); raises AccountInvalid."""
+    """Create an account (flushed, not committed); raises InvalidInput."""
     if mall not in ("rakuten", "yahoo"):
-        raise AccountInvalid({"mall": "モールは rakuten か yahoo です。"})
+        raise InvalidInput({"mall": "モールは rakuten か yahoo です。"})
     shop = find_shop(shop_code)
     errors = {}
     fields = (_rakuten_fields if mall == "rakuten" else _yahoo_fields)(values, errors, True)
     if errors:
-        raise AccountInvalid(errors)
+        raise InvalidInput(errors)
     _refuse_duplicate(mall, fields)
     account = MallAccount(shop=shop, mall=mall, enabled=True, failures=0)
     _apply(account, fields)
@@ -124,7 +118,7 @@ def _refuse_duplicate(mall, fields, account=None):
     if account is not None:
         query = query.where(MallAccount.id != account.id)
     if db.session.scalar(query):
-        raise AccountInvalid({"mall": f"この{'店舗ID' if mall == 'rakuten' else 'セラーID'}のアカウントは登録済みです。"})
+        raise InvalidInput({"mall": f"この{'店舗ID' if mall == 'rakuten' else 'セラーID'}のアカウントは登録済みです。"})
 
 
 def update(account, values):
@@ -132,7 +126,7 @@ def update(account, values):
     errors = {}
     fields = (_rakuten_fields if account.mall == "rakuten" else _yahoo_fields)(values, errors, False)
     if errors:
-        raise AccountInvalid(errors)
+        raise InvalidInput(errors)
     # Two accounts polling one store would mail every message twice.
     _refuse_duplicate(account.mall, fields, account)
     renewed = fields.get("license_key") or fields.get("refresh_token")
@@ -161,7 +155,7 @@ def renew(account, *, license_key=None, refresh_token=None):
     elif not refresh_token or not re.fullmatch(r"[\x21-\x7e]{1,2000}", refresh_token.strip()):
         errors["refresh_token"] = "新しいリフレッシュトークンを入力してください。"
     if errors:
-        raise AccountInvalid(errors)
+        raise InvalidInput(errors)
     if license_key:
         account.license_key = license_key.strip()
         account.license_expires_at = None  # learnt again from the expiry endpoint

@@ -1,7 +1,4 @@
-"""Sync commands for the `mallbridge` CLI; plugin.cli calls register(app).
-
-Later groups (`accounts`, `sync`) are added to COMMANDS; nothing else needs to change.
-"""
+"""Sync commands for the `mallbridge` CLI: the fake mall and smtp-in (create_app adds COMMANDS)."""
 import os
 
 import click
@@ -9,6 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from sync.fake_mall.cli import options, run
+from sync.smtp_in import smtp_in
 
 
 @click.command("fake-mall", help="Run a local imitation of the Rakuten and Yahoo! message APIs (no DB needed).")
@@ -20,12 +18,4 @@ def fake_mall(host, port, seed, rate_limit, key_file):
         key_file or os.path.join(current_app.instance_path, "fake-mall", "yahoo-demo.pem"))
 
 
-from sync.smtp_in import smtp_in  # noqa: E402  (issue 7: reply intake)
-
 COMMANDS = [fake_mall, smtp_in]
-
-
-def register(app):
-    """Attach every sync command to the app's CLI."""
-    for command in COMMANDS:
-        app.cli.add_command(command)

@@ -12,8 +12,9 @@ from plugin import clock
 from plugin.extensions import db
 from sync import accounts as accts
 from sync.models import MallAccount
+from plugin.invalid import InvalidInput
 
-log = logging.getLogger("mallbridge.sync")
+log = logging.getLogger(f"mallbridge.{__name__}")
 EXPIRY_EVERY = 3600  # seconds between expiry-reminder checks in the loop
 
 accounts_group = click.Group("accounts", help="Mall accounts (Rakuten, Yahoo!).")
@@ -47,7 +48,7 @@ def add_rakuten(shop_code, shop_id, service_secret, license_key):
     try:
         account = accts.add("rakuten", shop_code, {"rakuten_shop_id": shop_id, "service_secret": service_secret,
                                                    "license_key": license_key})
-    except accts.AccountInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         _fail(exc)
     db.session.commit()
@@ -74,7 +75,7 @@ def add_yahoo(shop_code, seller_id, client_id, client_secret, refresh_token, pub
         account = accts.add("yahoo", shop_code, {
             "seller_id": seller_id, "client_id": client_id, "client_secret": client_secret,
             "refresh_token": refresh_token, "public_key": pem, "key_version": key_version})
-    except accts.AccountInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         _fail(exc)
     db.session.commit()
@@ -114,7 +115,7 @@ def renew_account(account_id, license_key, refresh_token):
     account = _account(account_id)
     try:
         accts.renew(account, license_key=license_key, refresh_token=refresh_token)
-    except accts.AccountInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         _fail(exc)
     db.session.commit()
@@ -182,7 +183,4 @@ def _until_next_due(poll_seconds):
     return min(max((nxt - clock.now()).total_seconds(), 0.5), float(poll_seconds))
 
 
-def register(app):
-    """Attach `accounts` and `sync` to the app's CLI."""
-    app.cli.add_command(accounts_group)
-    app.cli.add_command(sync_group)
+COMMANDS = [accounts_group, sync_group]

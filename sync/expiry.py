@@ -9,13 +9,13 @@ import logging
 
 from sqlalchemy import select
 
-from plugin import clock, compose
+from plugin import clock, compose, outbox
 from plugin.extensions import db
 from plugin.models import User
 from sync import accounts, options
 from sync.models import MALL_LABELS, MallAccount, ReminderSent
 
-log = logging.getLogger("mallbridge.sync.expiry")
+log = logging.getLogger(f"mallbridge.{__name__}")
 DAYS = (14, 7, 3, 1)
 KINDS = {"license key": ("license_key", "楽天のライセンスキー（licenseKey）"),
          "refresh token": ("refresh_token", "Yahoo!のリフレッシュトークン")}
@@ -66,9 +66,6 @@ def check_account(account, now=None):
 
 
 def _send(account, label, expires_at, step, to):
-    from plugin import outbox
-    from flask import current_app
-
     when = clock.to_jst(expires_at).strftime("%Y-%m-%d %H:%M")
     head = "期限が切れました" if step == 0 else f"期限まであと{step}日です"
     mall = MALL_LABELS.get(account.mall, account.mall)
@@ -79,7 +76,7 @@ def _send(account, label, expires_at, step, to):
     body = (f"{account.shop.name}（{mall} {account.external_id}）の{label}の{head}。\n\n"
             f"有効期限: {when}（日本時間）\n\n{how}\n\n"
             "期限が切れると、このアカウントの問い合わせ取り込みは停止します。更新後、停止中の問い合わせもまとめて取り込みます。\n")
-    msg = compose.build_message(sender=f"mallbridge@{current_app.config['REPLY_DOMAIN']}", to=to,
+    msg = compose.build_message(sender=outbox.system_sender(), to=to,
                                 subject=f"【mallbridge】{mall}の{label}の{head}（{account.shop.name}）", body=body)
     outbox.enqueue(msg, kind="reminder", shop_id=account.shop_id,
                    dedupe_key=f"reminder:{account.id}:{expires_at:%Y%m%d%H%M%S}:{step}")

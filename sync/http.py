@@ -16,7 +16,7 @@ from sync.errors import (AUTH_CODES, Conflict, MallAuthError, MalformedResponse,
                          PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
 from sync.retry import IN_PASS_ATTEMPTS, IN_PASS_MAX_WAIT, in_pass_wait, is_retryable, jitter
 
-log = logging.getLogger("mallbridge.sync.http")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 # (connect, read) seconds; read is per socket read, so a stalled mall fails within 20 s.
 DEFAULT_TIMEOUT = (5.0, 20.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from itsdangerous import Signer
 
-from plugin import clock, compose
+from plugin import clock, compose, outbox
 from sync.models import MALL_LABELS
 
 # Back-office and storefront links. Kept here so a mall changing a URL is a one-line fix.
@@ -220,7 +220,7 @@ def build(account, msg, *, to, subject, first_id=None, chain=(), from_mode="rela
     key = customer_key(msg.mall, account.id, msg.customer_identity or msg.inquiry_id)
     signed = reply_address(msg.mall, account.id, key, domain)
     if msg.sender == "shop":
-        sender = (account.shop.email or f"mallbridge@{domain}", account.shop.name)
+        sender = (account.shop.email or outbox.system_sender(), account.shop.name)
         subject = SHOP_MARK + subject
     else:
         name = msg.customer_name or ("Yahoo!のお客様" if msg.mall == "yahoo" else "楽天のお客様")
@@ -237,18 +237,11 @@ def build(account, msg, *, to, subject, first_id=None, chain=(), from_mode="rela
     files = [compose.Attachment(f.data, f.name, f.content_type) for f in msg.attachments if f.data is not None]
     try:
         return compose.build_message(sender=[sender], to=to, subject=subject, body=body(account, msg),
-                                     reply_to=signed, message_id=own_id, date=_utc(msg.posted_at),
+                                     reply_to=signed, message_id=own_id, date=clock.utc(msg.posted_at),
                                      headers=headers, attachments=files)
     except compose.ComposeError:
         # A malformed relay address from the mall must not block the message: use ours.
         return compose.build_message(sender=[(signed, sender[1])], to=to, subject=subject,
                                      body=body(account, msg), reply_to=signed, message_id=own_id,
-                                     date=_utc(msg.posted_at), headers=headers, attachments=files)
+                                     date=clock.utc(msg.posted_at), headers=headers, attachments=files)
 
-
-def _utc(value):
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)

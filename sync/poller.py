@@ -20,7 +20,7 @@ from sync.http import RetryPolicy
 from sync.models import InboundMessage, MallAccount, MallInquiry, SyncCursor
 from sync.retry import retry_delay
 
-log = logging.getLogger("mallbridge.sync.poller")
+log = logging.getLogger(f"mallbridge.{__name__}")
 MAX_BACKOFF = 300.0
 # A 429 or a short outage is waited out inside the pass (Retry-After ≤ 60 s, a few quick
 # retries of 5xx/timeouts); anything longer ends the pass and MAX_BACKOFF applies. Tests
@@ -175,7 +175,7 @@ def _learn_expiry(account, client):
     except MallError as exc:
         log.info("account %s: expiry date not available: %s", account.id, exc)
         return
-    account.license_expires_at = _utc(expiry)
+    account.license_expires_at = clock.utc(expiry)
     db.session.commit()
 
 
@@ -203,7 +203,7 @@ def deliver(account, snap, client, mall, *, staged):
                               subject=mailer.base_subject(account.shop_id, first), inbox=decision.address,
                               customer=mailer.customer_key(first.mall, account.id,
                                                            first.customer_identity or first.inquiry_id),
-                              started_at=_utc(snap.started_at))
+                              started_at=clock.utc(snap.started_at))
         db.session.add(inquiry)
     chain = [mailer.mail_message_id(m.mall, account.external_id, m.inquiry_id, m.message_id)
              for m in messages if m.message_id in known]
@@ -216,7 +216,7 @@ def deliver(account, snap, client, mall, *, staged):
         own_id = mailer.mail_message_id(msg.mall, account.external_id, msg.inquiry_id, msg.message_id)
         row = InboundMessage(mall=msg.mall, account_id=account.id, inquiry_id=msg.inquiry_id,
                              message_id=msg.message_id, mail_message_id=own_id, first_message_id=first_id,
-                             sender_kind=msg.sender, posted_at=_utc(msg.posted_at), delivered=False)
+                             sender_kind=msg.sender, posted_at=clock.utc(msg.posted_at), delivered=False)
         if cutoff is not None and row.posted_at is not None and row.posted_at < cutoff:
             # History the admin chose not to backfill (e.g. a 30-day backfill, then the 60-day
             # re-scan finds a 45-day-old inquiry): remembered, never mailed live.
@@ -255,11 +255,6 @@ def _with_files(msg, files):
 
     return replace(msg, attachments=files)
 
-
-def _utc(value):
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def poll_due(now=None):

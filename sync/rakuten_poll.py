@@ -16,7 +16,7 @@ from sync.mailer import MallFile, MallMessage
 from sync.poll_types import Snapshot, with_markers
 from sync.rakuten_model import Attachment
 
-log = logging.getLogger("mallbridge.sync.rakuten")
+log = logging.getLogger(f"mallbridge.{__name__}")
 RESCAN = dt.timedelta(days=60)
 OVERLAP = dt.timedelta(hours=1)
 PAGE_LIMIT = 100

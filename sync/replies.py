@@ -18,7 +18,7 @@ from sync import mailer, reply_bounce, reply_options, reply_parse, reply_queue, 
 from sync.models import InboundMessage, MallAccount, MallInquiry
 from sync.reply_models import ReplyJob, ReplyMail
 
-log = logging.getLogger("mallbridge.replies")
+log = logging.getLogger(f"mallbridge.{__name__}")
 _ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.I)
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster)$", re.I)
 

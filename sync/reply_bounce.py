@@ -7,7 +7,7 @@ import datetime as dt
 from flask import current_app
 from sqlalchemy import func, select
 
-from plugin import clock, compose
+from plugin import clock, compose, outbox
 from plugin.extensions import db
 from sync.models import MALL_LABELS, MallAccount
 from sync.reply_models import ReplyMail
@@ -34,8 +34,6 @@ def bounce(row, problems):
     if recent >= BOUNCES_PER_SENDER_HOUR:
         row.problem += "\n（差し戻しが多すぎるため、差し戻しメールは送っていません）"
         return
-    from plugin import outbox
-
     mail = bounce_message(row, problems, to)
     account = db.session.get(MallAccount, row.account_id) if row.account_id else None
     outbox.enqueue(mail, kind="reply_bounce", shop_id=account.shop_id if account else None,
@@ -44,7 +42,6 @@ def bounce(row, problems):
 
 def bounce_message(row, problems, to):
     """The Japanese mail that tells the agent why the reply was not posted and what to fix."""
-    domain = current_app.config["REPLY_DOMAIN"]
     account = db.session.get(MallAccount, row.account_id) if row.account_id else None
     mall = MALL_LABELS.get(account.mall, account.mall) if account else "モール"
     lines = [f"この返信は{mall}のお客様に送っていません。次の点を直して、もう一度同じスレッドで返信してください。", ""]
@@ -53,7 +50,7 @@ def bounce_message(row, problems, to):
     headers = {"Auto-Submitted": "auto-replied", "X-Mallbridge-Bounce": str(row.id)}
     if row.message_id:
         headers.update(compose.thread_headers(row.message_id))
-    return compose.build_message(sender=[(f"mallbridge@{domain}", "mallbridge 返信エラー")], to=[to],
+    return compose.build_message(sender=[outbox.system_sender("mallbridge 返信エラー")], to=[to],
                                  subject=f"【返信できませんでした】{row.subject or ''}".strip(),
                                  body="\n".join(lines), headers=headers,
-                                 message_id=compose.make_msgid(f"reply-bounce.{row.id}", domain))
+                                 message_id=compose.make_msgid(f"reply-bounce.{row.id}", current_app.config["REPLY_DOMAIN"]))

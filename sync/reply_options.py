@@ -16,20 +16,22 @@ def _base_url(value):
     return None
 
 
-settings.declare_section(SECTION, "モールへの返信")
-settings.declare("replies.public_url", type="str", default=None, section=SECTION, validate=_base_url,
-                 label="mallbridgeの公開URL",
-                 help="受信箱へのメールに載せる「この問い合わせを完了にする」リンクの先頭部分です（例: https://mallbridge.example.jp）。"
-                      "未設定のときはリンクを載せません。")
-settings.declare("replies.max_per_hour", type="int", default=60, section=SECTION, validate=_positive,
-                 label="1時間あたりの返信上限（アカウントごと）",
-                 help="これを超えた返信はモールに送らず、差出人に差し戻します（誤送信やメールループの歯止め）。")
-settings.declare("replies.mark_read", type="bool", default=False, section=SECTION,
-                 label="受信箱に届けたらモールで既読にする",
-                 help="お客様のメッセージを受信箱に配送したあと、モール側（R-Messe / Yahoo!）でも既読にします。")
-settings.declare("replies.quote_markers", type="text", default=None, section=SECTION,
-                 label="引用の開始行（1行に1つ）",
-                 help="返信メールでこの文字列から始まる行以降を引用として取り除きます。ヘルプデスク独自の引用見出しを追加するときに使います。")
+SETTINGS = [settings.section(
+    SECTION, "モールへの返信",
+    settings.setting("replies.public_url", type="str", default=None, validate=_base_url,
+                     label="mallbridgeの公開URL",
+                     help="受信箱へのメールに載せる「この問い合わせを完了にする」リンクの先頭部分です（例: https://mallbridge.example.jp）。"
+                          "未設定のときはリンクを載せません。"),
+    settings.setting("replies.max_per_hour", type="int", default=60, validate=_positive,
+                     label="1時間あたりの返信上限（アカウントごと）",
+                     help="これを超えた返信はモールに送らず、差出人に差し戻します（誤送信やメールループの歯止め）。"),
+    settings.setting("replies.mark_read", type="bool", default=False,
+                     label="受信箱に届けたらモールで既読にする",
+                     help="お客様のメッセージを受信箱に配送したあと、モール側（R-Messe / Yahoo!）でも既読にします。"),
+    settings.setting("replies.quote_markers", type="text", default=None,
+                     label="引用の開始行（1行に1つ）",
+                     help="返信メールでこの文字列から始まる行以降を引用として取り除きます。ヘルプデスク独自の引用見出しを追加するときに使います。"),
+)]
 
 
 def get(key):

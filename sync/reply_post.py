@@ -6,11 +6,11 @@ After posting, Rakuten's inquiry is re-fetched to learn the new reply's id (the 
 returns none); Yahoo!'s post returns it. A retry first looks on the mall for the reply, so
 a crash between posting and recording never posts it twice.
 """
-import datetime as dt
 import logging
 
 from sqlalchemy import String, and_, cast, exists, literal, select
 
+from plugin import clock
 from plugin.extensions import db
 from sync import accounts, reply_options, reply_queue
 from sync.errors import Conflict, InvalidRequest, MallError, PermanentMallError
@@ -18,7 +18,7 @@ from sync.models import InboundMessage, OwnReply
 from sync.own_replies import record as record_own_reply, text_hash
 from sync.reply_models import ReplyJob
 
-log = logging.getLogger("mallbridge.replies")
+log = logging.getLogger(f"mallbridge.{__name__}")
 READ_SWEEP = 100
 
 
@@ -90,7 +90,7 @@ def _reply(job, account, client):
     if job.attempts > 0:
         # The last attempt may have reached the mall before it failed (timeout, crash).
         found = _find_posted(_shop_messages(account, client, job.inquiry_id)[0], job)
-        if found is not None and found.posted_at is not None and _utc(found.posted_at) >= job.created_at:
+        if found is not None and found.posted_at is not None and clock.utc(found.posted_at) >= job.created_at:
             reply_queue.finish(job, str(found.id), "前回の試行でモールに届いていました。")
             return
     if not _own_reply_pending(job):
@@ -167,8 +167,3 @@ def sweep_reads():
     db.session.commit()
     return len(rows)
 
-
-def _utc(value):
-    if value is None or getattr(value, "tzinfo", None) is None:
-        return value
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)

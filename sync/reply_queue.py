@@ -21,7 +21,7 @@ from sync.models import MallAccount
 from sync.reply_models import DUE_STATES, OPEN_STATES, ReplyJob
 from sync.reply_parse import File
 
-log = logging.getLogger("mallbridge.replies")
+log = logging.getLogger(f"mallbridge.{__name__}")
 LEASE_SECONDS = 600
 MAX_ERROR = 2000
 

@@ -5,17 +5,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from lookups.normalize import is_valid_email
+from plugin.normalize import is_valid_email
 from plugin.extensions import db
 from sync.models import MALLS, RoutingRule
+from plugin.invalid import InvalidInput
 
-
-class RuleInvalid(ValueError):
-    """A rule cannot be saved; `errors` maps field → Japanese message."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ def route(probe, rule_list=None):
 
 
 def clean_values(values):
-    """Validated rule fields from form/CLI input; raises RuleInvalid with Japanese messages."""
+    """Validated rule fields from form/CLI input; raises InvalidInput with Japanese messages."""
     errors, out = {}, {}
     address = (values.get("address") or "").strip()
     if not is_valid_email(address):
@@ -110,7 +104,7 @@ def clean_values(values):
         out[field] = text or None
     out["enabled"] = bool(values.get("enabled", True))
     if errors:
-        raise RuleInvalid(errors)
+        raise InvalidInput(errors)
     return out
 
 

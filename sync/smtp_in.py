@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.extensions import db
 
-log = logging.getLogger("mallbridge.smtp_in")
+log = logging.getLogger(f"mallbridge.{__name__}")
 DEFAULT_PORT = 2525
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # what common mail providers accept per message
 

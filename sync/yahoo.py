@@ -21,7 +21,7 @@ from sync.yahoo_errors import OK_STATUSES, TOKEN_CODES, extract_error, json_body
 from sync.yahoo_model import (MALL, Headline, PostResult, Topic, TopicPage, YahooFile, YahooMessage,  # noqa: F401
                               find_key, parse_page, parse_post, parse_topic)
 
-log = logging.getLogger("mallbridge.sync.yahoo")
+log = logging.getLogger(f"mallbridge.{__name__}")
 DEFAULT_API_BASE = "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1"
 DEFAULT_AUTH_BASE = "https://auth.login.yahoo.co.jp/yconnect/v2"
 PAGE_SIZE = 20

@@ -14,7 +14,7 @@ from sync.mailer import MallFile, MallMessage
 from sync.parse import unix_seconds
 from sync.poll_types import Snapshot, with_markers
 
-log = logging.getLogger("mallbridge.sync.yahoo")
+log = logging.getLogger(f"mallbridge.{__name__}")
 QA_TYPES = {"item": "商品についての質問", "order": "注文についての質問"}
 SELLER_OVERLAP = dt.timedelta(hours=1)
 PAGE_SIZE = 20  # the list's maximum `result`

@@ -4,7 +4,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from lookups.normalize import normalize_email, normalize_tel
+from plugin.normalize import normalize_email, normalize_tel
 from plugin.extensions import db
 from plugin.models import Shop, User
 

@@ -120,23 +120,18 @@ def test_history_page_lists_changes(admin):
     assert "very-secret-token" not in html and "●●●●" in html
 
 
-def test_generated_settings_form_saves_and_validates(admin):
+def test_generated_settings_form_saves_and_validates(app, admin):
     """Settings declared by other features appear in the generated form; bad input is refused per field."""
-    before = dict(settings._REGISTRY)
-    settings.declare_section("t", "テスト")
-    settings.declare("t.days", type="int", default=90, label="保存日数", section="t")
-    try:
-        html = admin.get("/admin/settings").get_data(as_text=True)
-        assert "テスト" in html and "保存日数" in html
-        bad = admin.post("/admin/settings", data={"csrf_token": csrf_token(html), "t.days": "たくさん",
-                                                  "_orig_t.days": "90"})
-        assert bad.status_code == 400 and "半角数字" in bad.get_data(as_text=True)
-        assert 'value="たくさん"' in bad.get_data(as_text=True)
-        ok = admin.post("/admin/settings", data={"csrf_token": csrf_token(html), "t.days": "30", "_orig_t.days": "90"})
-        assert ok.status_code == 302 and settings.get("t.days") == 30
-    finally:
-        settings._REGISTRY.clear()
-        settings._REGISTRY.update(before)
+    settings.init_app(app, [settings.section(
+        "t", "テスト", settings.setting("t.days", type="int", default=90, label="保存日数"))])
+    html = admin.get("/admin/settings").get_data(as_text=True)
+    assert "テスト" in html and "保存日数" in html
+    bad = admin.post("/admin/settings", data={"csrf_token": csrf_token(html), "t.days": "たくさん",
+                                              "_orig_t.days": "90"})
+    assert bad.status_code == 400 and "半角数字" in bad.get_data(as_text=True)
+    assert 'value="たくさん"' in bad.get_data(as_text=True)
+    ok = admin.post("/admin/settings", data={"csrf_token": csrf_token(html), "t.days": "30", "_orig_t.days": "90"})
+    assert ok.status_code == 302 and settings.get("t.days") == 30
 
 
 def test_dashboard_shows_environment_counts_and_warnings(admin, clock_pinned):

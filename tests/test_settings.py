@@ -4,26 +4,29 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from plugin import create_app, settings
+from plugin import create_app, features, settings
 from plugin.extensions import db
 from plugin.settings_models import Setting, SettingChange
 from tests.conftest import base_config
+from plugin.invalid import InvalidInput
+
+
+TEST_SECTION = settings.section(
+    "t", "テスト",
+    settings.setting("t.days", type="int", default=90, label="保存日数",
+                     validate=lambda v: None if 1 <= v <= 3650 else "1〜3650 の範囲で入力してください。"),
+    settings.setting("t.flag", type="bool", default=False, label="有効"),
+    settings.setting("t.mode", type="choice", default="relay", label="差出人",
+                     choices=[("relay", "中継"), ("customer", "顧客")]),
+    settings.setting("t.to", type="emails", default=[], label="宛先"),
+    settings.setting("t.secret", type="str", default=None, label="秘密", secret=True),
+)
 
 
 @pytest.fixture(autouse=True)
-def _declared():
-    """Test-only declarations, removed afterwards so the admin form stays as in production."""
-    before = dict(settings._REGISTRY)
-    settings.declare("t.days", type="int", default=90, label="保存日数", section="t",
-                     validate=lambda v: None if 1 <= v <= 3650 else "1〜3650 の範囲で入力してください。")
-    settings.declare("t.flag", type="bool", default=False, label="有効", section="t")
-    settings.declare("t.mode", type="choice", default="relay", label="差出人", section="t",
-                     choices=[("relay", "中継"), ("customer", "顧客")])
-    settings.declare("t.to", type="emails", default=[], label="宛先", section="t")
-    settings.declare("t.secret", type="str", default=None, label="秘密", section="t", secret=True)
-    yield
-    settings._REGISTRY.clear()
-    settings._REGISTRY.update(before)
+def _declared(monkeypatch):
+    """Test-only declarations: every app built in these tests registers them beside the real ones."""
+    monkeypatch.setattr(features, "SETTINGS", [*features.SETTINGS, TEST_SECTION])
 
 
 def test_unset_setting_reads_its_default(app):
@@ -49,8 +52,8 @@ def test_values_are_parsed_by_type(app):
     ("t.mode", "relay\x00", "制御文字"),
 ])
 def test_bad_values_are_rejected_with_japanese_message(app, key, raw, message):
-    """Bad input raises SettingsInvalid with a Japanese message for that key, and nothing is stored."""
-    with pytest.raises(settings.SettingsInvalid) as info:
+    """Bad input raises InvalidInput with a Japanese message for that key, and nothing is stored."""
+    with pytest.raises(InvalidInput) as info:
         settings.set_many({key: raw, "t.secret": "kept-out"}, actor="t")
     assert message in info.value.errors[key]
     assert db.session.scalar(select(Setting).where(Setting.key == "t.secret")) is None

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from lookups import queries
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from lookups.normalize import normalize_email, normalize_tel
+from plugin.normalize import normalize_email, normalize_tel
 from plugin import audit, create_app
 from plugin.extensions import db
 from plugin.forms import limiter

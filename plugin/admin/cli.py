@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 
 from plugin import crypto, helpdesk, settings
+from plugin.invalid import InvalidInput
 
 helpdesk_group = click.Group("helpdesk", help="Helpdesk environments (production / demo).")
 secrets_group = click.Group("secrets", help="Secrets stored encrypted in the database.")
@@ -34,7 +35,7 @@ def helpdesk_set(env_name, url, inbox_id, forward_to, link_template, api_token_s
                                "or --api-token-stdin")
     try:
         changed = helpdesk.update_environment(env_name, values, actor=ACTOR)
-    except settings.SettingsInvalid as exc:
+    except InvalidInput as exc:
         for field, message in exc.errors.items():
             click.echo(f"Error: --{field.replace('_', '-')}: {message}", err=True)
         sys.exit(2)
@@ -100,7 +101,4 @@ def secrets_rotate():
     click.echo(f"re-encrypted {count} secret(s) under the first key")
 
 
-def register(app):
-    """Add the helpdesk and secrets command groups to the app's CLI."""
-    app.cli.add_command(helpdesk_group)
-    app.cli.add_command(secrets_group)
+COMMANDS = [helpdesk_group, secrets_group]

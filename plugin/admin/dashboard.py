@@ -14,7 +14,7 @@ from plugin.admin import bp
 from plugin.extensions import db
 from plugin.models import AuditLog
 
-log = logging.getLogger("plugin.admin.dashboard")
+log = logging.getLogger(f"mallbridge.{__name__}")
 _WARNINGS = []
 
 

@@ -8,6 +8,7 @@ from plugin.extensions import db
 from plugin.forms import fields as form_fields, service
 from plugin.forms.models import FormSubmission, InquiryForm
 from plugin.models import Shop
+from plugin.invalid import InvalidInput
 
 PAGE_SIZE = 50
 
@@ -69,7 +70,7 @@ def _save(form):
             form, slug=values["slug"], shop=shop, to=values["to"], bcc=values["bcc"], title=values["title"],
             from_address=values["from_address"], origins=values["origins"], ack_template=values["ack_template"],
             enabled=values["enabled"], fields=values["fields"])
-    except service.FormInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         return _edit_page(form, values, exc.errors, 400)
     db.session.flush()

@@ -9,6 +9,7 @@ from plugin.extensions import db
 from plugin.models import Shop
 from sync import accounts, expiry, options, status  # noqa: F401  (options declares the settings)
 from sync.models import MALL_LABELS, MallAccount
+from plugin.invalid import InvalidInput
 
 RAKUTEN_FIELDS = ("rakuten_shop_id", "service_secret", "license_key")
 YAHOO_FIELDS = ("seller_id", "client_id", "client_secret", "refresh_token", "public_key", "key_version")
@@ -48,7 +49,7 @@ def mall_account_new(mall):
             db.session.commit()
             flash("モールアカウントを追加しました。連携テストで接続を確認してください。")
             return redirect(url_for("admin.mall_account_edit", account_id=account.id))
-        except accounts.AccountInvalid as exc:
+        except InvalidInput as exc:
             db.session.rollback()
             errors = exc.errors
     # Secrets are never echoed back into the form.
@@ -81,7 +82,7 @@ def mall_account_edit(account_id):
                 db.session.commit()
                 flash("保存しました。")
                 return redirect(url_for("admin.mall_account_edit", account_id=account.id))
-            except accounts.AccountInvalid as exc:
+            except InvalidInput as exc:
                 db.session.rollback()
                 errors = exc.errors
     values = {"rakuten_shop_id": account.rakuten_shop_id, "seller_id": account.seller_id,

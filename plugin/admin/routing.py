@@ -9,6 +9,7 @@ from plugin.extensions import db
 from plugin.models import Shop
 from sync import routing
 from sync.models import MALL_LABELS, RoutingRule
+from plugin.invalid import InvalidInput
 
 FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")
 
@@ -34,7 +35,7 @@ def routing_add():
         rule = routing.add_rule(values)
         audit.record("routing.add", query={"id": rule.id}, commit=False)
         db.session.commit()
-    except routing.RuleInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         return _page(errors=exc.errors, values=values, status=400)
     flash("振り分けルールを追加しました。")

@@ -7,6 +7,7 @@ other's changes, and both land in the history. No Flask here: `form` is any mapp
 import dataclasses
 
 from plugin import settings, settings_types
+from plugin.invalid import InvalidInput
 
 ORIG = "_orig_"
 CLEAR = "__clear"
@@ -103,7 +104,7 @@ def save(decls, form, actor=None):
     """Validate and store this submission's changes; returns (changed keys, errors by key)."""
     try:
         return settings.set_many(changes(decls, form), actor=actor), {}
-    except settings.SettingsInvalid as exc:
+    except InvalidInput as exc:
         return [], exc.errors
 
 

@@ -1,7 +1,9 @@
 """Inquiry forms: the hosted form and submission endpoint `/forms/<slug>` (public).
 
 Views live in plugin.forms.views; the logic in Flask-free modules (fields, addresses,
-uploads, service). `init_app` wires the blueprint, the rate limiter and CSRF exemption.
+uploads, service). `init_app` sets the form limits and the rate limiter. Posts come from the
+shop's own site, which cannot know our CSRF token (plugin.features exempts the blueprint); the
+origin check, the honeypot and the per-IP rate limit protect the endpoint instead.
 """
 from plugin.forms import ratelimit_storage
 from plugin.forms.views import bp, limiter  # noqa: F401
@@ -18,17 +20,11 @@ DEFAULTS = {
 
 
 def init_app(app):
-    """Register the public form blueprint; shop sites post without our CSRF token."""
-    from plugin.extensions import csrf
-
+    """Configure the public forms' limits and rate limiter (create_app registers the blueprint)."""
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
-    app.register_blueprint(bp)
     # memory:// would start a timer thread inside create_app; the deferred one starts on use.
     app.config["RATELIMIT_STORAGE_URI"] = ratelimit_storage.storage_uri(app.config["RATELIMIT_STORAGE_URI"])
-    # Posts come from the shop's own site, which cannot know our CSRF token; the origin
-    # check, the honeypot and the per-IP rate limit protect the endpoint instead.
-    csrf.exempt(bp)
     limiter.init_app(app)
     # init_app hooks the limit check into every request (lookups, API, pages): about 0.5 ms CPU
     # each. Only /forms has limits and its decorator checks them itself, so the app-wide hook

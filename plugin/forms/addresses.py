@@ -3,7 +3,7 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from lookups.normalize import is_valid_email
+from plugin.normalize import is_valid_email
 
 # Staff separate addresses with commas, Japanese commas, semicolons, spaces or new lines.
 _SEPARATORS = re.compile(r"[,、，;；\s]+")

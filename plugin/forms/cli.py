@@ -6,6 +6,7 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.forms import service
 from plugin.forms.models import InquiryForm
+from plugin.invalid import InvalidInput
 
 forms = click.Group("forms", help="Inquiry forms (/forms/<slug>) that mail the shop with the inbox in BCC.")
 
@@ -35,7 +36,7 @@ def forms_add(slug, to, bcc, shop_code, title, origins, from_address, no_ack):
             from_address=from_address if from_address is not None else (form.from_address or "" if form else ""),
             origins="\n".join(origins) if origins or created else (form.allowed_origins or ""),
             ack_template="" if no_ack else "form_ack", enabled=True)
-    except service.FormInvalid as exc:
+    except InvalidInput as exc:
         db.session.rollback()
         for field, message in exc.errors.items():
             click.echo(f"Error: {field}: {message}", err=True)
@@ -55,6 +56,4 @@ def forms_list():
         click.echo(f"{form.slug}\t{form.shop.code}\t{state}\tto={form.to_addresses}\tbcc={bcc}\t{form.title}")
 
 
-def register(app):
-    """Attach the `forms` group to the app's CLI."""
-    app.cli.add_command(forms)
+COMMANDS = [forms]

@@ -6,7 +6,7 @@ only switches them on/off, marks them required and relabels them.
 import re
 import unicodedata
 
-from lookups.normalize import is_valid_email, normalize_tel
+from plugin.normalize import is_valid_email, normalize_tel
 from plugin.forms.addresses import ascii_address
 
 # name → (default label, input type, max length, autocomplete hint)

@@ -12,22 +12,18 @@ from plugin.extensions import db
 from plugin.forms import addresses, fields as form_fields
 from plugin.forms.models import FormSubmission, InquiryForm
 from plugin.models import Shop
+from plugin.invalid import InvalidInput
 
-log = logging.getLogger("plugin.forms")
+log = logging.getLogger(f"mallbridge.{__name__}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-settings.declare_section("forms", "問い合わせフォーム")
-settings.declare("forms.sender", type="email", default=None, section="forms",
-                 label="フォームメールの既定の差出人",
-                 help="フォームにも店舗にも差出人アドレスがないときに使います。空欄なら noreply@<返信用ドメイン>。")
+SETTINGS = [settings.section(
+    "forms", "問い合わせフォーム",
+    settings.setting("forms.sender", type="email", default=None,
+                     label="フォームメールの既定の差出人",
+                     help="フォームにも店舗にも差出人アドレスがないときに使います。空欄なら noreply@<返信用ドメイン>。"),
+)]
 ACK_TEMPLATES = {"form_ack": "送信する", "": "送信しない"}
 
-
-class FormInvalid(ValueError):
-    """Form settings that cannot be saved; `errors` maps field names to Japanese messages."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def find_form(slug):
@@ -37,7 +33,7 @@ def find_form(slug):
 
 def save_form(form=None, *, slug, shop, to, bcc="", title="", from_address="", origins="",
               ack_template="form_ack", enabled=True, fields=None):
-    """Validate and store a form (new when `form` is None); does not commit. Raises FormInvalid."""
+    """Validate and store a form (new when `form` is None); does not commit. Raises InvalidInput."""
     errors = {}
     slug = (slug or "").strip()
     if not SLUG.match(slug):
@@ -68,7 +64,7 @@ def save_form(form=None, *, slug, shop, to, bcc="", title="", from_address="", o
     if len(title) > 200:
         errors["title"] = "フォーム名は200文字以内で入力してください。"
     if errors:
-        raise FormInvalid(errors)
+        raise InvalidInput(errors)
     form = form or InquiryForm()
     form.slug, form.shop_id, form.title = slug, shop.id, title
     form.to_addresses, form.bcc_addresses = ", ".join(to_list), ", ".join(bcc_list) or None

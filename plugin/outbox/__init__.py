@@ -4,10 +4,10 @@ Callers use `enqueue(msg, …)` inside their own transaction (it does not commit
 exists exactly when their own rows do. `mallbridge outbox run` delivers it.
 """
 from plugin.outbox.models import STATE_LABELS, STATES, OutboxAttempt, OutboxMessage  # noqa: F401
-from plugin.outbox.store import OutboxError, discard, enqueue, release, requeue  # noqa: F401
-from plugin.outbox import options  # noqa: F401,E402  (declares the runtime settings)
+from plugin.outbox.store import OutboxError, discard, enqueue, release, requeue, system_sender  # noqa: F401
+from plugin.outbox import options
 
-__all__ = ["enqueue", "release", "requeue", "discard", "OutboxError", "OutboxMessage", "OutboxAttempt",
+__all__ = ["system_sender", "enqueue", "release", "requeue", "discard", "OutboxError", "OutboxMessage", "OutboxAttempt",
            "STATES", "STATE_LABELS"]
 
 
@@ -17,3 +17,4 @@ def banners():
     if address:
         return [f"送信先の差し替えが有効です：すべてのメールは {address} に送られ、本来の宛先には届きません。"]
     return []
+

@@ -41,7 +41,7 @@ def run_cmd(once, batch, idle_seconds):
     relax_commit_durability()
     runner = Runner(conn, batch=batch, idle_seconds=idle_seconds)
     previous = runner.install_signal_handlers()
-    logging.getLogger("plugin.outbox").info("outbox worker started (%s)", conn.settings.display())
+    logging.getLogger(f"mallbridge.{__name__}").info("outbox worker started (%s)", conn.settings.display())
     try:
         handled = runner.run(once=once)
     finally:
@@ -109,6 +109,4 @@ def discard_cmd(oid):
     _single(store.discard, "discard", oid)
 
 
-def register(app):
-    """Attach the outbox commands to the app's CLI."""
-    app.cli.add_command(outbox)
+COMMANDS = [outbox]

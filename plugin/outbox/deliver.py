@@ -14,7 +14,7 @@ from plugin.outbox.models import RCPT_REFUSED, RCPT_SENT, pending_of
 from plugin.outbox.retry import next_attempt
 from plugin.smtp import PermanentError, TemporaryError, classify
 
-log = logging.getLogger("plugin.outbox")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 
 def _short(code, text):

@@ -4,7 +4,7 @@ import logging
 from plugin import settings as _settings
 from plugin.outbox import retry
 
-log = logging.getLogger("plugin.outbox")
+log = logging.getLogger(f"mallbridge.{__name__}")
 
 DEFAULTS = {
     "outbox.sandbox_address": None,
@@ -30,22 +30,21 @@ def _check_range(low, high):
     return check
 
 
-def declare_all():
-    """Register the outbox settings with plugin.settings (idempotent)."""
-    _settings.declare_section("outbox", "メール送信")
-    d = _settings.declare
-    d("outbox.sandbox_address", type="email", default=None, section="outbox",
-      label="送信先の差し替え（サンドボックス）",
-      help="設定すると、すべてのメールを本来の宛先ではなくこのアドレスに送ります。検証環境用。本番では空にしてください。")
-    d("outbox.retention_days", type="int", default=90, section="outbox", validate=_check_range(1, 3650),
-      label="送信履歴の保存日数",
-      help="送信済み・破棄したメールをこの日数が過ぎたら削除します。送信失敗のメールは削除しません。")
-    d("outbox.backoff_minutes", type="str", default=DEFAULTS["outbox.backoff_minutes"], section="outbox",
-      validate=_check_schedule, label="再送間隔（分、カンマ区切り）",
-      help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。")
-    d("outbox.lease_seconds", type="int", default=900, section="outbox", validate=_check_range(1, 86400),
-      label="送信中の猶予時間（秒）",
-      help="送信処理が異常終了したとき、この時間が過ぎたメールを送信待ちに戻します。")
+SETTINGS = [_settings.section(
+    "outbox", "メール送信",
+    _settings.setting("outbox.sandbox_address", type="email", default=None,
+                      label="送信先の差し替え（サンドボックス）",
+                      help="設定すると、すべてのメールを本来の宛先ではなくこのアドレスに送ります。検証環境用。本番では空にしてください。"),
+    _settings.setting("outbox.retention_days", type="int", default=90, validate=_check_range(1, 3650),
+                      label="送信履歴の保存日数",
+                      help="送信済み・破棄したメールをこの日数が過ぎたら削除します。送信失敗のメールは削除しません。"),
+    _settings.setting("outbox.backoff_minutes", type="str", default=DEFAULTS["outbox.backoff_minutes"],
+                      validate=_check_schedule, label="再送間隔（分、カンマ区切り）",
+                      help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。"),
+    _settings.setting("outbox.lease_seconds", type="int", default=900, validate=_check_range(1, 86400),
+                      label="送信中の猶予時間（秒）",
+                      help="送信処理が異常終了したとき、この時間が過ぎたメールを送信待ちに戻します。"),
+)]
 
 
 def get(key):
@@ -68,5 +67,3 @@ def sandbox_address():
     value = get("outbox.sandbox_address")
     return (value or "").strip() or None
 
-
-declare_all()

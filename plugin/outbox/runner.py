@@ -19,7 +19,7 @@ from plugin.outbox.deliver import deliver
 from plugin.outbox.models import OutboxAttempt, OutboxMessage
 from plugin.smtp import TemporaryError
 
-log = logging.getLogger("plugin.outbox")
+log = logging.getLogger(f"mallbridge.{__name__}")
 RECOVER_EVERY = 30  # seconds between lease-recovery sweeps while busy (always done when idle)
 PURGE_EVERY = 3600
 

@@ -49,6 +49,12 @@ def _decoded_subject(msg):
         return str(value)
 
 
+def system_sender(name=None):
+    """mallbridge's own address on the reply domain (reminders, bounces, test mails), with a display name."""
+    address = f"mallbridge@{current_app.config['REPLY_DOMAIN']}"
+    return (address, name) if name else address
+
+
 def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, dedupe_key=None, sender=None):
     """Store `msg` for delivery and return its OutboxMessage (flushed, not committed).
 
@@ -66,8 +72,7 @@ def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, de
     if not recipients:
         raise OutboxError("the message has no recipients")
     if sender is None:
-        sender = (parseaddr(str(msg.get("Sender") or msg.get("From") or ""))[1]
-                  or f"mallbridge@{current_app.config['REPLY_DOMAIN']}")
+        sender = parseaddr(str(msg.get("Sender") or msg.get("From") or ""))[1] or system_sender()
     _check_address(sender)
     extra = []
     message_id = str(msg.get("Message-ID") or "").strip()

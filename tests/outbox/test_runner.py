@@ -135,7 +135,7 @@ def test_a_bad_row_is_dead_lettered_and_the_loop_goes_on(app, smtp_server, smtp_
         return real(row, *args, **kw)
 
     monkeypatch.setattr(runner_mod, "deliver", flaky)
-    with caplog.at_level(logging.ERROR, logger="plugin.outbox"):
+    with caplog.at_level(logging.ERROR, logger="mallbridge.plugin.outbox"):
         _run_once(smtp_conn)
     assert [_row(i).state for i in ids] == ["sent", "dead", "sent"]
     assert "内部エラー" in _row(ids[1]).last_error and "boom" in caplog.text
@@ -158,7 +158,7 @@ def test_unreachable_server_logged_once_per_outage(app, clock_pinned, caplog):
 
     runner = Runner(conn, sleep=fake_sleep, outage_seconds=2)
     try:
-        with caplog.at_level(logging.INFO, logger="plugin.outbox"):
+        with caplog.at_level(logging.INFO, logger="mallbridge.plugin.outbox"):
             runner.run()
     finally:
         for server in servers:
@@ -213,7 +213,7 @@ def test_sandbox_address_receives_everything(app, smtp_server, smtp_conn, caplog
     """With a sandbox address, the envelope goes there only; the warning is logged."""
     settings.set_value("outbox.sandbox_address", "sandbox@example.jp")
     oid, = _enqueue(to="customer@example.jp", Bcc="inbox@relation.example")
-    with caplog.at_level(logging.WARNING, logger="plugin.outbox"):
+    with caplog.at_level(logging.WARNING, logger="mallbridge.plugin.outbox"):
         _run_once(smtp_conn)
     assert smtp_server.handler.recipients() == ["sandbox@example.jp"]
     assert _row(oid).state == "sent" and "sandbox" in caplog.text
@@ -240,7 +240,7 @@ def test_database_outage_is_logged_once_and_survived(app, smtp_server, smtp_conn
 
     monkeypatch.setattr(store, "claim_rows", broken)
     runner = Runner(smtp_conn, sleep=fake_sleep)
-    with caplog.at_level(logging.INFO, logger="plugin.outbox"):
+    with caplog.at_level(logging.INFO, logger="mallbridge.plugin.outbox"):
         runner.run()
     assert caplog.text.count("cannot claim outbox rows") == 1
     assert "database reachable again" in caplog.text and _row(oid).state == "sent"

@@ -301,7 +301,7 @@ def test_signature_not_authorized_on_http_200_is_surfaced(rsps, client, caplog):
     """X-SWS-Authorize-Status other than 'authorized' with HTTP 200: data returned, warned once, typed problem kept."""
     token(rsps)
     rsps.get(API + "/externalTalkList", json=listing(HEADLINE), headers={"X-SWS-Authorize-Status": "unauthorized"})
-    with caplog.at_level(logging.WARNING, logger="mallbridge.sync.yahoo"):
+    with caplog.at_level(logging.WARNING, logger="mallbridge.sync"):
         assert len(client.list().headlines) == 1
         client.list()
     warnings = [r for r in caplog.records if "X-SWS-Authorize-Status" in r.getMessage()]

@@ -9,6 +9,7 @@ from plugin.extensions import db
 from sync import accounts, status
 from sync.models import MallInquiry
 from tests.sync.poller_helpers import rakuten_account, yahoo_account
+from plugin.invalid import InvalidInput
 
 
 def _inquiries(account, started_at_utc, n):
@@ -38,7 +39,7 @@ def test_fee_with_a_base_price_from_the_settings(app, conversations, fee):
 
 def test_base_price_cannot_be_negative(app):
     """A negative base price is refused with a Japanese message."""
-    with pytest.raises(settings.SettingsInvalid) as err:
+    with pytest.raises(InvalidInput) as err:
         settings.set_value("sync.rmesse_base_price", -1, actor="test")
     assert "0以上" in err.value.errors["sync.rmesse_base_price"]
     assert status.fee(0) == 0

@@ -4,6 +4,7 @@ import pytest
 from plugin import helpdesk
 from plugin.extensions import db
 from sync import routing
+from plugin.invalid import InvalidInput
 
 
 def test_first_match_wins_and_default_applies(app):
@@ -22,7 +23,7 @@ def test_first_match_wins_and_default_applies(app):
 
 def test_bad_rule_input_is_refused_in_japanese(app):
     """An invalid address or mall gives Japanese field errors and nothing is saved."""
-    with pytest.raises(routing.RuleInvalid) as exc:
+    with pytest.raises(InvalidInput) as exc:
         routing.add_rule({"address": "not-an-address", "mall": "amazon"})
     assert set(exc.value.errors) == {"address", "mall"}
     assert routing.rules() == []
