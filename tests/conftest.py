@@ -1,7 +1,11 @@
 """Shared fixtures: app (SQLite per test, or PostgreSQL when MALLBRIDGE_TEST_DATABASE_URL is set),
-client, runner, auth helper, clock."""
+client, runner, auth helper, clock.
+
+On PostgreSQL each run creates its own database on that server (mbrun_<pid>_<hex>) and drops it
+at the end, so two runs against one server do not disturb each other."""
 import os
 import re
+import secrets
 import shutil
 
 import pytest
@@ -9,14 +13,25 @@ from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from plugin import clock, create_app
 from plugin.config import normalize_database_url
 from plugin.extensions import db
 from tests import factories
 
-PG_URL = os.environ.get("MALLBRIDGE_TEST_DATABASE_URL")
+PG_SERVER_URL = os.environ.get("MALLBRIDGE_TEST_DATABASE_URL")
 TEST_KEY = Fernet.generate_key().decode()
+RUN_PREFIX = "mbrun_"
+
+
+def _run_database_url(server_url):
+    """This run's own database on the test server, so two runs on one server never collide."""
+    url = make_url(normalize_database_url(server_url))
+    return url.set(database=f"{RUN_PREFIX}{os.getpid()}_{secrets.token_hex(3)}")
+
+
+PG_URL = _run_database_url(PG_SERVER_URL).render_as_string(hide_password=False) if PG_SERVER_URL else None
 
 
 def base_config(url):
@@ -35,21 +50,52 @@ def migrate_to_head(url):
         db.engine.dispose()
 
 
+def _server_engine():
+    return create_engine(normalize_database_url(PG_SERVER_URL), isolation_level="AUTOCOMMIT")
+
+
+def _create_run_database():
+    """Create this run's database; drop those left by runs whose process is gone (a killed run)."""
+    engine = _server_engine()
+    with engine.connect() as conn:
+        names = conn.scalars(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": RUN_PREFIX + "%"})
+        for name in list(names):
+            pid = name[len(RUN_PREFIX):].split("_")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{make_url(PG_URL).database}"'))
+    engine.dispose()
+
+
+def _drop_run_database():
+    engine = _server_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(PG_URL).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
     """A migrated database to start each test from: a SQLite file, or the PostgreSQL URL."""
     if PG_URL:
-        url = normalize_database_url(PG_URL)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        migrate_to_head(url)
-        return url
+        _create_run_database()
+        migrate_to_head(PG_URL)
+        yield PG_URL
+        _drop_run_database()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     migrate_to_head(f"sqlite:///{path}")
-    return path
+    yield path
 
 
 def _reset_postgres(url):
