@@ -4,9 +4,10 @@ from lookups import SETTINGS as LOOKUP_SETTINGS
 from lookups import bp as lookups_bp
 from lookups import cli as lookups_cli
 from lookups.pages import bp as pages_bp
-from plugin import admin, api, auth, health, helpdesk, mailbox, web
+from plugin import admin, api, auth, health, helpdesk, web
 from plugin import cli as shell_cli
-from plugin import demo as demo_cli
+from plugin.demo import mailbox
+from plugin.demo import seed as demo_cli
 from plugin.admin import cli as admin_cli
 from plugin.forms import bp as forms_bp
 from plugin.forms import cli as forms_cli

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from plugin import crypto, helpdesk, settings
 from plugin.extensions import db
-from plugin.settings_models import Setting
+from plugin.settings.models import Setting
 
 TOKEN = "relation-api-token-SECRET-12345"
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from lookups.models import Member, MemberEmail, Order
-from plugin import demo, demo_data
+from plugin.demo import data as demo_data
+from plugin.demo import seed as demo
 from plugin.extensions import db
 from plugin.models import Shop, User
 from tests.conftest import Auth
@@ -145,11 +146,10 @@ def test_custom_passwords_are_used_and_short_ones_refused(app, runner, client):
     assert Auth(client).login("agent@example.jp", "another-pass-9").status_code == 302
 
 
-def test_helpdesk_hook_calls_configure_demo_when_present(app, monkeypatch):
-    """seed_helpdesk_demo() is a no-op until plugin.helpdesk grows configure_demo(), then calls it."""
+def test_seed_makes_the_demo_helpdesk_environment_complete_and_active(app):
+    """demo seed fills the demo helpdesk environment and makes it the active one."""
     from plugin import helpdesk
 
-    monkeypatch.delattr(helpdesk, "configure_demo", raising=False)
-    assert demo.seed_helpdesk_demo() is None
-    monkeypatch.setattr(helpdesk, "configure_demo", lambda: "demo env ready", raising=False)
-    assert demo.seed_helpdesk_demo() == "demo env ready"
+    result = demo.seed()
+    assert result["helpdesk"].name == "demo" and result["helpdesk"].complete
+    assert helpdesk.active_name() == "demo"

@@ -1,7 +1,7 @@
 """Demo mall accounts for make run."""
 def test_demo_mall_accounts_are_added_once(app):
     """The fake mall's demo accounts are added to the default shop once, however often seed runs."""
-    from plugin.demo_malls import seed_mall_accounts
+    from plugin.demo.malls import seed_mall_accounts
     from sync.models import MallAccount
     from plugin.extensions import db
 
@@ -12,7 +12,7 @@ def test_demo_mall_accounts_are_added_once(app):
 
 def test_demo_contact_form_is_created_once(app):
     """demo seed's sample inquiry form exists once and renders publicly."""
-    from plugin.demo_malls import seed_contact_form
+    from plugin.demo.malls import seed_contact_form
     from tests import factories
 
     shop = factories.default_shop()

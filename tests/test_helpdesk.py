@@ -4,7 +4,8 @@ import pytest
 import requests
 import responses
 
-from plugin import helpdesk, helpdesk_test
+from plugin import helpdesk
+from plugin.helpdesk import check as helpdesk_check
 from tests import factories
 from tests.smtp_server import ScriptedHandler, free_port, start_server
 
@@ -26,9 +27,9 @@ def smtp_server(app):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit():
     """Each test starts with an empty API rate-limit window."""
-    helpdesk_test.LIMIT.reset()
+    helpdesk_check.LIMIT.reset()
     yield
-    helpdesk_test.LIMIT.reset()
+    helpdesk_check.LIMIT.reset()
 
 
 def _configure(env="production", token=None, forward_to="inbox@mail.relationapp.jp"):
@@ -103,20 +104,20 @@ def test_cli_reads_api_token_from_stdin_and_never_prints_it(runner):
 def test_test_mail_reaches_the_smtp_server_with_unique_code(app, smtp_server):
     """The connection test mails the forwarding address; the subject carries the report's unique code."""
     _configure()
-    report = helpdesk_test.run("production")
+    report = helpdesk_check.run("production")
     assert report.ok, report.steps
     assert report.steps[0].ok and "受け付けました" in report.steps[0].message
     assert report.steps[1].ok is None  # no token: API ping skipped
     ((_sender, rcpt_tos, content),) = smtp_server.messages
     assert rcpt_tos == ["inbox@mail.relationapp.jp"]
     assert report.code.encode() in content
-    assert helpdesk_test.run("production").code != report.code
+    assert helpdesk_check.run("production").code != report.code
 
 
 def test_test_mail_reports_what_the_server_said(app, smtp_server):
     """A refused forwarding address is reported with the server's reply."""
     _configure(forward_to="nobody@refused.example")
-    step = helpdesk_test.run("production").steps[0]
+    step = helpdesk_check.run("production").steps[0]
     assert step.ok is False and "550" in step.message and "no such user" in step.message
 
 
@@ -124,7 +125,7 @@ def test_test_mail_unreachable_server(app):
     """An SMTP server that is not there gives a clear failure, not an exception."""
     _configure()
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
-    step = helpdesk_test.run("production").steps[0]
+    step = helpdesk_check.run("production").steps[0]
     assert step.ok is False and "接続できない" in step.message
 
 
@@ -132,7 +133,7 @@ def test_test_mail_without_smtp_url_says_so_in_japanese(app):
     """No MALLBRIDGE_SMTP_URL on the server: the admin reads a Japanese sentence naming the variable."""
     _configure()
     app.config["SMTP_URL"] = None
-    step = helpdesk_test.run("production").steps[0]
+    step = helpdesk_check.run("production").steps[0]
     assert step.ok is False and "MALLBRIDGE_SMTP_URL" in step.message and "設定されていません" in step.message
     assert "empty" not in step.message
 
@@ -143,7 +144,7 @@ def test_api_ping_sends_bearer_token(app):
     _configure(token="tok-1")
     responses.get(API, json=[], headers={"X-RateLimit-Remaining": "59"},
                   match=[responses.matchers.header_matcher({"Authorization": "Bearer tok-1"})])
-    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is True and "59" in step.message
 
 
@@ -154,7 +155,7 @@ def test_api_errors_are_explained(app, status, text):
     """401/403/404/5xx each get a Japanese explanation."""
     _configure(token="tok-1")
     responses.get(API, status=status, json={"message": "x"})
-    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and text in step.message
 
 
@@ -164,21 +165,21 @@ def test_api_429_blocks_further_calls_until_reset(app, clock_pinned):
     _configure(token="tok-1")
     responses.get(API, status=429, headers={"Retry-After": "30", "X-RateLimit-Remaining": "0"})
     env = helpdesk.environment("production")
-    assert "30秒後" in helpdesk_test.ping_api(env).message
-    second = helpdesk_test.ping_api(env)
+    assert "30秒後" in helpdesk_check.ping_api(env).message
+    second = helpdesk_check.ping_api(env)
     assert second.ok is False and "上限" in second.message and len(responses.calls) == 1
     clock_pinned.advance(seconds=31)
-    helpdesk_test.ping_api(env)
+    helpdesk_check.ping_api(env)
     assert len(responses.calls) == 2
 
 
 def test_api_calls_are_capped_at_60_per_minute(app, clock_pinned):
     """At most 60 API calls per minute per helpdesk; the 61st waits."""
     for _ in range(60):
-        assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") == 0
-    assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") > 0
+        assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") == 0
+    assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") > 0
     clock_pinned.advance(seconds=60)
-    assert helpdesk_test.LIMIT.wait_seconds("shop.relationapp.jp") == 0
+    assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") == 0
 
 
 @responses.activate
@@ -186,9 +187,9 @@ def test_api_timeout_is_reported_within_10_seconds(app):
     """A slow or dead API gives a clear timeout message; the request uses a timeout of at most 10 s."""
     _configure(token="tok-1")
     responses.get(API, body=requests.ConnectTimeout("slow"))
-    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and "10秒以内に応答しませんでした" in step.message
-    assert sum(helpdesk_test.HTTP_TIMEOUT) <= 10
+    assert sum(helpdesk_check.HTTP_TIMEOUT) <= 10
 
 
 def test_cli_test_command_exit_code(runner, smtp_server):
@@ -221,5 +222,5 @@ def test_api_ping_with_undecryptable_token_is_reported(app):
     _configure(token="tok-1")
     app.config["ENCRYPTION_KEY"] = Fernet.generate_key().decode()
     settings.invalidate()
-    step = helpdesk_test.ping_api(helpdesk.environment("production"))
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and "復号できません" in step.message

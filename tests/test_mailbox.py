@@ -4,7 +4,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from plugin.mailbox import SinkHandler, list_mail, mailbox_dir
+from plugin.demo.mailbox import SinkHandler, list_mail, mailbox_dir
 from tests.smtp_server import free_port
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from plugin import create_app, features, settings
 from plugin.extensions import db
-from plugin.settings_models import Setting, SettingChange
+from plugin.settings.models import Setting, SettingChange
 from tests.conftest import base_config
 from plugin.invalid import InvalidInput
 

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 import psycopg
 from cryptography.fernet import Fernet
 
-from plugin import demo_data as D
+from plugin.demo import data as D
 
 CHUNK = 20_000
 MALLS = ("own", "own", "rakuten", "yahoo")

@@ -79,9 +79,9 @@ def _show(env):
 @with_appcontext
 def helpdesk_test_cmd(env_name):
     """Send a test mail to ENV's forwarding address and, with a token, ping its API."""
-    from plugin import helpdesk_test
+    from plugin.helpdesk import check as helpdesk_check
 
-    report = helpdesk_test.run(env_name)
+    report = helpdesk_check.run(env_name)
     click.echo(f"connection test {report.code} ({env_name})")
     for step in report.steps:
         status = {True: "OK  ", False: "FAIL", None: "SKIP"}[step.ok]

@@ -2,11 +2,12 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from plugin import helpdesk, settings
+from plugin import audit, helpdesk, settings
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.admin import settings_form as sf
 from plugin.extensions import db
-from plugin.settings_models import SettingChange
+from plugin.helpdesk import check as tester
+from plugin.settings.models import SettingChange
 
 HISTORY_PAGE = 100
 
@@ -69,8 +70,6 @@ def helpdesk_activate(env_name):
 @bp.route("/helpdesk/<env_name>/test", methods=["POST"])
 def helpdesk_test(env_name):
     """Run the connection test (at most ~10 s per network call) and show its report."""
-    from plugin import audit, helpdesk_test as tester
-
     _env_or_404(env_name)
     report = tester.run(env_name)
     audit.record("helpdesk.test", {"env": env_name, "code": report.code}, result_count=int(report.ok),

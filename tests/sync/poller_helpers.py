@@ -2,7 +2,7 @@
 import pytest
 
 from plugin import helpdesk, settings
-from plugin.demo_malls import demo_account_values
+from plugin.demo.malls import demo_account_values
 from plugin.extensions import db
 from sync import accounts
 from sync.fake_mall.server import FakeMallServer

@@ -19,10 +19,11 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from plugin import clock, crypto, settings_types
+from plugin import clock, crypto
+from plugin.settings import types as settings_types
 from plugin.extensions import db
-from plugin.settings_models import Setting, SettingChange, SettingVersion
-from plugin.settings_types import SettingValueError  # noqa: F401  (re-exported for callers)
+from plugin.settings.models import Setting, SettingChange, SettingVersion
+from plugin.settings.types import SettingValueError  # noqa: F401  (re-exported for callers)
 from plugin.invalid import InvalidInput
 
 CHECK_SECONDS = 1.0

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from plugin.normalize import normalize_email, normalize_tel
-from plugin import demo_data as D
+from plugin.demo import data as D
 from plugin.clock import from_jst_naive
+from plugin import helpdesk
 from plugin.extensions import db
 from plugin.models import Shop, User
 
@@ -154,14 +155,6 @@ def _upsert_user(email, role, password):
     user.set_password(password)
 
 
-def seed_helpdesk_demo():
-    """Hook for the demo helpdesk environment: calls plugin.helpdesk.configure_demo() once it exists."""
-    from plugin import helpdesk
-
-    configure = getattr(helpdesk, "configure_demo", None)
-    return configure() if callable(configure) else None
-
-
 def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSWORDS["agent"]):
     """Create (or complete) the demo data; returns counts and the generated data for the summary."""
     rng = random.Random(RANDOM_SEED)
@@ -180,15 +173,15 @@ def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSW
     _upsert_user("admin@example.jp", "admin", admin_password)
     _upsert_user("agent@example.jp", "agent", agent_password)
     db.session.commit()
-    helpdesk = seed_helpdesk_demo()
+    environment = helpdesk.configure_demo()
     db.session.commit()
-    from plugin.demo_malls import seed_contact_form, seed_mall_accounts
+    from plugin.demo.malls import seed_contact_form, seed_mall_accounts
 
     # The fake mall's accounts and a sample form, so `make run` shows mall sync and BCC forwarding.
     malls = seed_mall_accounts() if current_app.config.get("DEMO") else []
     seed_contact_form(shop)
     return {"malls": malls, "members": members, "orders": orders, "new_members": len(new_members),
-            "new_orders": len(new_orders), "shop": shop, "helpdesk": helpdesk}
+            "new_orders": len(new_orders), "shop": shop, "helpdesk": environment}
 
 
 def sample_urls(base, members, orders):

@@ -11,7 +11,7 @@ import string
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import settings
-from plugin.settings_types import SettingValueError, normalize_https_url
+from plugin.settings.types import SettingValueError, normalize_https_url
 from plugin.invalid import InvalidInput
 
 log = logging.getLogger(f"mallbridge.{__name__}")
