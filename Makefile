@@ -12,7 +12,7 @@ export MALLBRIDGE_DEMO_PORT := $(PORT)
 .PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync clean
 
 # Reinstall only when the dependency list changed.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

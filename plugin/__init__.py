@@ -8,7 +8,12 @@ from sqlalchemy.engine import Engine
 from plugin import config, converters, errors, metrics, settings, web
 from plugin.extensions import csrf, db, login_manager, migrate
 
-MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# An installed wheel carries the migrations inside the package (setup.py copies them there); a
+# checkout keeps them at the repository's top level, where `flask db revision` writes new ones.
+_PACKAGED_MIGRATIONS = os.path.join(_HERE, "migrations")
+MIGRATIONS_DIR = (_PACKAGED_MIGRATIONS if os.path.isdir(_PACKAGED_MIGRATIONS)
+                  else os.path.join(os.path.dirname(_HERE), "migrations"))
 
 
 def create_app(test_config=None):
