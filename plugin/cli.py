@@ -39,8 +39,8 @@ shops = click.Group("shops", help="Storefronts.")
 @with_appcontext
 def users_create(email, role, name, password_stdin):
     """Create a staff account, or reset the password and role of an existing one."""
-    from plugin.normalize import is_valid_email
     from plugin.auth import normalize_login_email
+    from plugin.normalize import is_valid_email
 
     email = normalize_login_email(email)
     name = _checked_text(name, 200, "--name")

@@ -6,9 +6,9 @@ from lookups import cli as lookups_cli
 from lookups.pages import bp as pages_bp
 from plugin import admin, api, auth, health, helpdesk, web
 from plugin import cli as shell_cli
+from plugin.admin import cli as admin_cli
 from plugin.demo import mailbox
 from plugin.demo import seed as demo_cli
-from plugin.admin import cli as admin_cli
 from plugin.forms import bp as forms_bp
 from plugin.forms import cli as forms_cli
 from plugin.forms.service import SETTINGS as FORM_SETTINGS

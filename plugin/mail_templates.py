@@ -144,9 +144,9 @@ def _placeholder_errors(ast):
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         base = node.node
         attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-        if isinstance(base, nodes.Name) and base.name in PLACEHOLDERS and isinstance(attr, str):
-            if attr not in PLACEHOLDERS[base.name]:
-                errors.append(f"不明な差し込み項目「{{{{ {base.name}.{attr} }}}}」があります。")
+        known = PLACEHOLDERS.get(base.name) if isinstance(base, nodes.Name) else None
+        if known is not None and isinstance(attr, str) and attr not in known:
+            errors.append(f"不明な差し込み項目「{{{{ {base.name}.{attr} }}}}」があります。")
     return errors
 
 

@@ -7,9 +7,9 @@ import secrets
 
 from sqlalchemy import func, select
 
-from plugin.normalize import is_valid_email
 from plugin.extensions import db
 from plugin.models import ROLES, User
+from plugin.normalize import is_valid_email
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # the login form's limit: a longer password could never be typed in

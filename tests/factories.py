@@ -4,9 +4,9 @@ import datetime as dt
 from sqlalchemy import select
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from plugin.normalize import normalize_email, normalize_tel
 from plugin.extensions import db
 from plugin.models import Shop, User
+from plugin.normalize import normalize_email, normalize_tel
 
 
 def default_shop():

@@ -60,7 +60,7 @@ def test_pages_of_fifty_keep_the_filter(client, admin):
     """120 rows make three pages; the pager links keep the filter; a page past the end shows the last."""
     for i in range(120):
         _log(dt.datetime(2026, 11, 1) + dt.timedelta(minutes=i), params={"customer_code": f"C{i:03d}"})
-    r, page = _page(client, "?q=C")
+    _r, page = _page(client, "?q=C")
     assert "120件中 1〜50件目" in page and "C119" in page and "C069" not in page
     assert "page=2" in page and "q=C" in page
     _, page = _page(client, "?q=C&page=3")
@@ -153,7 +153,7 @@ def test_csv_export_is_logged_and_streams_many_rows(client, admin):
         db.session.add(AuditLog(at=dt.datetime(2026, 11, 1) + dt.timedelta(seconds=i), actor="a@example.jp",
                                 action="lookup.members", params={"customer_code": f"C{i}"}))
     db.session.commit()
-    r, rows = _csv(client, "?user=a@example.jp")
+    _r, rows = _csv(client, "?user=a@example.jp")
     assert len(rows) == 1 + 1203 and rows[1][4] == "customer_code=C1202"
     export = db.session.scalars(select(AuditLog).where(AuditLog.action == "audit.export")).one()
     assert export.actor == "admin@example.jp" and export.params == {"user": "a@example.jp"}

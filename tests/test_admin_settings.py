@@ -80,7 +80,7 @@ def test_api_token_is_write_only(admin):
     assert "tok-123456" not in html and "設定済み（変更するときだけ入力）" in html
     _post_env(admin, "production", api_token="", url="https://shop.relationapp.jp")
     assert helpdesk.environment("production").api_token() == "tok-123456"
-    _post_env(admin, "production", **{"api_token__clear": "1"})
+    _post_env(admin, "production", api_token__clear="1")
     assert not helpdesk.environment("production").has_api_token
 
 

@@ -5,8 +5,17 @@ from email.parser import BytesParser
 
 import pytest
 
-from plugin.compose import (Attachment, ComposeError, build_message, clean_header, encoded_words,
-                            envelope_recipients, format_address, make_msgid, thread_headers)
+from plugin.compose import (
+    Attachment,
+    ComposeError,
+    build_message,
+    clean_header,
+    encoded_words,
+    envelope_recipients,
+    format_address,
+    make_msgid,
+    thread_headers,
+)
 
 
 def _roundtrip(msg):
@@ -14,8 +23,8 @@ def _roundtrip(msg):
 
 
 def _mail(**kw):
-    values = dict(sender=("shop@example.jp", "緑茶本舗"), to=[("taro@example.jp", "山田 太郎")],
-                  subject="【楽天】商品問い合わせ 有機緑茶 100g", body="お問い合わせありがとうございます。\n二行目")
+    values = {"sender": ("shop@example.jp", "緑茶本舗"), "to": [("taro@example.jp", "山田 太郎")],
+                  "subject": "【楽天】商品問い合わせ 有機緑茶 100g", "body": "お問い合わせありがとうございます。\n二行目"}
     values.update(kw)
     return build_message(**values)
 

@@ -2,8 +2,8 @@
 def test_demo_mall_accounts_are_added_once(app):
     """The fake mall's demo accounts are added to the default shop once, however often seed runs."""
     from plugin.demo.malls import seed_mall_accounts
-    from sync.models import MallAccount
     from plugin.extensions import db
+    from sync.models import MallAccount
 
     assert sorted(seed_mall_accounts()) == ["rakuten", "yahoo"]
     assert seed_mall_accounts() == []

@@ -6,10 +6,9 @@ from sqlalchemy import select
 
 from plugin import create_app, features, settings
 from plugin.extensions import db
-from plugin.settings.models import Setting, SettingChange
-from tests.conftest import base_config
 from plugin.invalid import InvalidInput
-
+from plugin.settings.models import Setting
+from tests.conftest import base_config
 
 TEST_SECTION = settings.section(
     "t", "テスト",
@@ -126,7 +125,7 @@ def test_two_admins_saving_at_once_both_land_in_history(app, database_url):
             try:
                 barrier.wait(timeout=10)
                 settings.set_value(key, value, actor=actor)
-            except Exception as exc:  # reported below; a thread cannot fail the test itself
+            except Exception as exc:  # noqa: BLE001  (reported below; a thread cannot fail the test itself)
                 failures.append(exc)
             finally:
                 db.session.remove()

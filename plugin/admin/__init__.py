@@ -34,7 +34,7 @@ def page_arg(most=100_000):
 @admin_required
 def _admins_only():
     """Every /admin page: anonymous users log in first, agents get a 403 page."""
-    return None
+    return
 
 
 @bp.context_processor
@@ -43,14 +43,16 @@ def _admin_menu():
 
 
 menu_entry("admin.dashboard", "ダッシュボード")
-from plugin.admin import users  # noqa: E402,F401
-from plugin.admin import tokens  # noqa: E402,F401
-from plugin.admin import audit_log  # noqa: E402,F401
-from plugin.admin import outbox  # noqa: E402,F401
-from plugin.admin import dashboard  # noqa: E402,F401
-from plugin.admin import settings  # noqa: E402,F401
-from plugin.admin import forms  # noqa: E402,F401
-from plugin.admin import mail_templates  # noqa: E402,F401
-from plugin.admin import mall_accounts  # noqa: E402,F401
-from plugin.admin import routing  # noqa: E402,F401
-from plugin.admin import replies  # noqa: E402,F401
+from plugin.admin import (
+    audit_log,  # noqa: F401
+    dashboard,  # noqa: F401
+    forms,  # noqa: F401
+    mail_templates,  # noqa: F401
+    mall_accounts,  # noqa: F401
+    outbox,  # noqa: F401
+    replies,  # noqa: F401
+    routing,  # noqa: F401
+    settings,  # noqa: F401
+    tokens,  # noqa: F401
+    users,  # noqa: F401
+)

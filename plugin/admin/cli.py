@@ -4,7 +4,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from plugin import crypto, helpdesk, settings
+from plugin import crypto, helpdesk
 from plugin.invalid import InvalidInput
 
 helpdesk_group = click.Group("helpdesk", help="Helpdesk environments (production / demo).")

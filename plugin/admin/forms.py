@@ -5,10 +5,11 @@ from sqlalchemy import func, select
 from plugin import audit
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.extensions import db
-from plugin.forms import fields as form_fields, service
+from plugin.forms import fields as form_fields
+from plugin.forms import service
 from plugin.forms.models import FormSubmission, InquiryForm
-from plugin.models import Shop
 from plugin.invalid import InvalidInput
+from plugin.models import Shop
 
 PAGE_SIZE = 50
 

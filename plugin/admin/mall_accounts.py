@@ -6,10 +6,10 @@ from sqlalchemy import select
 from plugin import audit
 from plugin.admin import bp, menu_entry
 from plugin.extensions import db
+from plugin.invalid import InvalidInput
 from plugin.models import Shop
 from sync import accounts, expiry, options, status  # noqa: F401  (options declares the settings)
 from sync.models import MALL_LABELS, MallAccount
-from plugin.invalid import InvalidInput
 
 RAKUTEN_FIELDS = ("rakuten_shop_id", "service_secret", "license_key")
 YAHOO_FIELDS = ("seller_id", "client_id", "client_secret", "refresh_token", "public_key", "key_version")

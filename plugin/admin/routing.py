@@ -6,10 +6,10 @@ from sqlalchemy import select
 from plugin import audit
 from plugin.admin import bp
 from plugin.extensions import db
+from plugin.invalid import InvalidInput
 from plugin.models import Shop
 from sync import routing
 from sync.models import MALL_LABELS, RoutingRule
-from plugin.invalid import InvalidInput
 
 FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")
 

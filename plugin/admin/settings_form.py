@@ -7,8 +7,8 @@ other's changes, and both land in the history. No Flask here: `form` is any mapp
 import dataclasses
 
 from plugin import settings
-from plugin.settings import types as settings_types
 from plugin.invalid import InvalidInput
+from plugin.settings import types as settings_types
 
 ORIG = "_orig_"
 CLEAR = "__clear"

@@ -1,11 +1,14 @@
 """The demo's local mailbox: an SMTP sink (aiosmtpd) that keeps every mail as a file, and a page
 that shows them, so a newcomer running `make run` can watch mail arrive "in the helpdesk"."""
+import asyncio
 import email
 import email.policy
 import os
 import re
 import signal
 import threading
+import time
+import uuid
 
 import click
 from flask import Blueprint, abort, current_app, render_template
@@ -31,9 +34,12 @@ class SinkHandler:
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
-        import time
-        import uuid
+        """Store the message (in a thread: file writes must not block the SMTP event loop)."""
+        await asyncio.to_thread(self.store, envelope)
+        return "250 OK stored in the demo mailbox"
 
+    def store(self, envelope):
+        """Write one message with its envelope as an .eml file, atomically."""
         # Envelope recipients (incl. Bcc) are not in the headers; keep them like Delivered-To.
         head = "".join(f"X-Envelope-To: {r}\r\n" for r in envelope.rcpt_tos)
         head += f"X-Envelope-From: {envelope.mail_from}\r\n"
@@ -45,7 +51,6 @@ class SinkHandler:
         os.replace(tmp, os.path.join(self.folder, name))  # readers never see half a file
         with self._lock:
             self.count += 1
-        return "250 OK stored in the demo mailbox"
 
 
 def _summary(path):

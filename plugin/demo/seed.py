@@ -14,12 +14,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from plugin.normalize import normalize_email, normalize_tel
-from plugin.demo import data as D
-from plugin.clock import from_jst_naive
 from plugin import helpdesk
+from plugin.clock import from_jst_naive
+from plugin.demo import data as D
 from plugin.extensions import db
 from plugin.models import Shop, User
+from plugin.normalize import normalize_email, normalize_tel
 
 RANDOM_SEED = 20261120
 MEMBER_COUNT = 300

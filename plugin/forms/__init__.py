@@ -6,7 +6,7 @@ shop's own site, which cannot know our CSRF token (plugin.features exempts the b
 origin check, the honeypot and the per-IP rate limit protect the endpoint instead.
 """
 from plugin.forms import ratelimit_storage
-from plugin.forms.views import bp, limiter  # noqa: F401
+from plugin.forms.views import bp, limiter
 
 DEFAULTS = {
     # Per client IP, for POST /forms/<slug>; flask-limiter syntax, several limits with ';'.

@@ -6,8 +6,8 @@ only switches them on/off, marks them required and relabels them.
 import re
 import unicodedata
 
-from plugin.normalize import is_valid_email, normalize_tel
 from plugin.forms.addresses import ascii_address
+from plugin.normalize import is_valid_email, normalize_tel
 
 # name → (default label, input type, max length, autocomplete hint)
 TYPES = {
@@ -68,7 +68,7 @@ def _text(value):
 
 def _check(field, text):
     """Japanese message for one non-empty value, or None."""
-    label, _kind, limit, _ = TYPES[field["name"]]
+    _label, _kind, limit, _ = TYPES[field["name"]]
     if limit and len(text) > limit:
         return f"{field['label']}は{limit}文字以内で入力してください。"
     if field["name"] in ("name", "tel", "order_number", "email") and "\n" in text:

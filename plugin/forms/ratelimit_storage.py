@@ -7,6 +7,7 @@ starts a fresh one on the first counted request (its `incr` reschedules the expi
 """
 import threading
 from collections import Counter, defaultdict
+from typing import ClassVar
 
 from limits.storage import MemoryStorage, Storage
 
@@ -16,7 +17,7 @@ SCHEME = "mallbridge-memory"
 class DeferredMemoryStorage(MemoryStorage):
     """`memory://` without a thread until the first request is counted."""
 
-    STORAGE_SCHEME = [SCHEME]
+    STORAGE_SCHEME: ClassVar[list[str]] = [SCHEME]
 
     def __init__(self, uri=None, wrap_exceptions=False, **options):
         # Same state as MemoryStorage.__init__ / __setstate__, minus `self.timer.start()`.

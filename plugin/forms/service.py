@@ -9,10 +9,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from plugin import clock, helpdesk, mail_templates, settings
 from plugin.compose import ComposeError, address, build_message, make_msgid
 from plugin.extensions import db
-from plugin.forms import addresses, fields as form_fields
+from plugin.forms import addresses
+from plugin.forms import fields as form_fields
 from plugin.forms.models import FormSubmission, InquiryForm
-from plugin.models import Shop
 from plugin.invalid import InvalidInput
+from plugin.models import Shop
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -154,10 +155,10 @@ def submit(form, values, attachments, *, ip=None, user_agent=None, origin=None, 
     a template error) the submission is still committed with `mail_error`, so nothing a
     customer was told we received is ever lost.
     """
-    data = dict(form_id=form.id, values=values, spam=bool(spam), ip=(ip or "")[:64] or None,
-                user_agent=(user_agent or "")[:500] or None, origin=(origin or "")[:200] or None,
-                attachments=[{"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
-                             for a in attachments], created_at=clock.now())
+    data = {"form_id": form.id, "values": values, "spam": bool(spam), "ip": (ip or "")[:64] or None,
+                "user_agent": (user_agent or "")[:500] or None, "origin": (origin or "")[:200] or None,
+                "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+                             for a in attachments], "created_at": clock.now()}
     submission = FormSubmission(**data)
     db.session.add(submission)
     db.session.flush()
@@ -177,7 +178,7 @@ def submit(form, values, attachments, *, ip=None, user_agent=None, origin=None, 
         db.session.rollback()
         log.exception("form %s: could not enqueue mail; storing the submission alone", form.slug)
         return _store_alone(data, "メールを送信キューに登録できませんでした（データベースエラー）。")
-    except Exception as exc:  # noqa: BLE001 - whatever broke the mail, the submission is kept
+    except Exception as exc:
         log.exception("form %s: submission %s stored but its mail could not be built", form.slug, submission.id)
         submission.mail_error = str(exc)[:2000] or type(exc).__name__
     submission.outbox_ids = ids

@@ -24,6 +24,22 @@ from plugin.helpdesk.environments import (
     update_environment,
 )
 
-__all__ = ["DEMO_VALUES", "ENV_LABELS", "ENVIRONMENTS", "FIELDS", "SETTINGS", "Environment", "activate",
-           "active_environment", "active_forwarding_address", "active_name", "banners", "configure_demo",
-           "environment", "inbox_link", "key", "render_link", "update_environment"]
+__all__ = [
+    "DEMO_VALUES",
+    "ENVIRONMENTS",
+    "ENV_LABELS",
+    "FIELDS",
+    "SETTINGS",
+    "Environment",
+    "activate",
+    "active_environment",
+    "active_forwarding_address",
+    "active_name",
+    "banners",
+    "configure_demo",
+    "environment",
+    "inbox_link",
+    "key",
+    "render_link",
+    "update_environment",
+]

@@ -191,7 +191,7 @@ def _seconds_until(value):
     except (TypeError, ValueError):
         return None
     if number > 1_000_000_000:
-        reset = dt.datetime.fromtimestamp(number, dt.timezone.utc).replace(tzinfo=None)
+        reset = dt.datetime.fromtimestamp(number, dt.UTC).replace(tzinfo=None)
         number = int((reset - clock.now()).total_seconds() + 0.999)
     return number if number > 0 else None
 

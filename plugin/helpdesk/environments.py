@@ -11,8 +11,8 @@ import string
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import settings
-from plugin.settings.types import SettingValueError, normalize_https_url
 from plugin.invalid import InvalidInput
+from plugin.settings.types import SettingValueError, normalize_https_url
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 ENVIRONMENTS = ("production", "demo")

@@ -13,18 +13,19 @@ at most once per second and reloads when it moved, so changes spread within abou
 """
 import dataclasses
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from plugin import clock, crypto
-from plugin.settings import types as settings_types
 from plugin.extensions import db
-from plugin.settings.models import Setting, SettingChange, SettingVersion
-from plugin.settings.types import SettingValueError  # noqa: F401  (re-exported for callers)
 from plugin.invalid import InvalidInput
+from plugin.settings import types as settings_types
+from plugin.settings.models import Setting, SettingChange, SettingVersion
+from plugin.settings.types import SettingValueError
 
 CHECK_SECONDS = 1.0
 GENERAL = "general"
