@@ -1,17 +1,20 @@
 """The `mallbridge` command: a Flask CLI group on plugin:create_app, plus the shell's commands."""
+import re
 import sys
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from plugin import create_app
+from plugin.auth import normalize_login_email
 from plugin.config import ConfigError
 from plugin.extensions import db
-from plugin.models import ROLES, Shop, User
+from plugin.models import ROLES, ApiToken, AuditLog, Shop, User
+from plugin.normalize import is_valid_email
 
 
 def _create_app():
-    from plugin import create_app
 
     try:
         return create_app()
@@ -39,9 +42,6 @@ shops = click.Group("shops", help="Storefronts.")
 @with_appcontext
 def users_create(email, role, name, password_stdin):
     """Create a staff account, or reset the password and role of an existing one."""
-    from plugin.auth import normalize_login_email
-    from plugin.normalize import is_valid_email
-
     email = normalize_login_email(email)
     name = _checked_text(name, 200, "--name")
     if not is_valid_email(email):
@@ -70,8 +70,6 @@ def users_create(email, role, name, password_stdin):
 @with_appcontext
 def tokens_create(name):
     """Create an API token and print it once (it is stored hashed)."""
-    from plugin.models import ApiToken
-
     name = _checked_text(name, 100, "--name", required=True)
     row, plain = ApiToken.issue(name)
     db.session.add(row)
@@ -82,8 +80,6 @@ def tokens_create(name):
 
 def _checked_text(value, size, hint, required=False):
     """A stripped option value that fits its column (PostgreSQL refuses longer text and NUL)."""
-    import re
-
     value = (value or "").strip()
     if required and not value:
         raise click.BadParameter("must not be empty", param_hint=hint)
@@ -94,8 +90,6 @@ def _checked_text(value, size, hint, required=False):
 
 def _audit(action, params):
     """Console and command line leave the same trail: an audit row with actor 'cli'."""
-    from plugin.models import AuditLog
-
     db.session.add(AuditLog(actor="cli", action=action, params=params))
 
 
@@ -105,8 +99,6 @@ def _audit(action, params):
 @with_appcontext
 def shops_add(code, name):
     """Add a storefront (or rename an existing one)."""
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", code):
         raise click.BadParameter("use 1-64 letters, digits, '-' or '_'", param_hint="CODE")
     shop = db.session.scalar(select(Shop).where(Shop.code == code))

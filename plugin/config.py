@@ -6,6 +6,8 @@ import base64
 import hashlib
 import os
 
+from cryptography.fernet import Fernet
+
 ENV_PREFIX = "MALLBRIDGE"
 
 DEFAULTS = {
@@ -89,8 +91,6 @@ def check_encryption_keys(raw):
     Checked at startup: a malformed key would otherwise surface much later, as a failure
     (or a traceback) the first time a secret is saved.
     """
-    from cryptography.fernet import Fernet
-
     keys = [k.strip() for k in str(raw).split(",") if k.strip()]
     for number, key in enumerate(keys, 1):
         try:

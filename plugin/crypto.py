@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import select
 
+from plugin.extensions import db
+
 log = logging.getLogger(f"mallbridge.{__name__}")
 
 # (model, attribute name, optional callable returning an extra WHERE criterion)
@@ -91,7 +93,6 @@ def rotate_all(session=None):
     All rows are rewritten in one transaction: either every secret moves to the new key or
     none does, so a failure never leaves a mix the operator cannot reason about.
     """
-    from plugin.extensions import db
 
     session = session or db.session
     multi = fernet()

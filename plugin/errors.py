@@ -6,6 +6,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from plugin.extensions import db
+
 log = logging.getLogger(f"mallbridge.{__name__}")
 
 MESSAGES = {
@@ -58,7 +60,6 @@ def init_app(app):
         log.exception("unhandled error on %s %s", request.method, request.path)
         # A failed flush leaves the session refusing every query, and the error page itself
         # reads the logged-in user: without a rollback werkzeug's English 500 page shows instead.
-        from plugin.extensions import db
 
         try:
             db.session.rollback()

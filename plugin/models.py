@@ -2,6 +2,7 @@
 import hashlib
 import secrets
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,8 +57,6 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password):
         """Store a salted hash; the plain password is never kept."""
-        from flask import current_app
-
         self.password_hash = generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password):

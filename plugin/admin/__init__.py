@@ -22,8 +22,6 @@ class ActionForm(FlaskForm):
 
 def page_arg(most=100_000):
     """The `page` query parameter as a page number from 1 to `most`; anything unreadable is page 1."""
-    from flask import request
-
     try:
         return min(max(1, int(request.args.get("page", "1"))), most)
     except ValueError:
@@ -43,6 +41,8 @@ def _admin_menu():
 
 
 menu_entry("admin.dashboard", "ダッシュボード")
+from flask import request
+
 from plugin.admin import (
     audit_log,  # noqa: F401
     dashboard,  # noqa: F401

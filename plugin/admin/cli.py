@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 
 from plugin import crypto, helpdesk
+from plugin.helpdesk import check as helpdesk_check
 from plugin.invalid import InvalidInput
 
 helpdesk_group = click.Group("helpdesk", help="Helpdesk environments (production / demo).")
@@ -79,8 +80,6 @@ def _show(env):
 @with_appcontext
 def helpdesk_test_cmd(env_name):
     """Send a test mail to ENV's forwarding address and, with a token, ping its API."""
-    from plugin.helpdesk import check as helpdesk_check
-
     report = helpdesk_check.run(env_name)
     click.echo(f"connection test {report.code} ({env_name})")
     for step in report.steps:

@@ -9,6 +9,7 @@ import logging
 from flask import current_app, render_template
 from sqlalchemy import func, select
 
+from lookups.models import Member, Order
 from plugin import clock, helpdesk
 from plugin.admin import bp
 from plugin.extensions import db
@@ -49,8 +50,6 @@ def today_start_utc():
 
 def counts():
     """Members, orders and today's lookups (audit rows of lookup.*)."""
-    from lookups.models import Member, Order
-
     return {
         "members": db.session.scalar(select(func.count(Member.id))),
         "orders": db.session.scalar(select(func.count(Order.id))),

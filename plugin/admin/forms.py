@@ -1,8 +1,8 @@
 """Admin console: inquiry forms (list, create, edit) and their submissions."""
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from plugin import audit
+from plugin import audit, helpdesk
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.extensions import db
 from plugin.forms import fields as form_fields
@@ -19,7 +19,6 @@ def _shops():
 
 
 def _default_bcc():
-    from plugin import helpdesk
 
     return helpdesk.active_forwarding_address()
 
@@ -122,7 +121,6 @@ def form_submission(submission_id):
 
 
 def _url_rules():
-    from flask import current_app
 
     return current_app.url_map.iter_rules()
 

@@ -11,6 +11,7 @@ import time
 import uuid
 
 import click
+from aiosmtpd.controller import Controller
 from flask import Blueprint, abort, current_app, render_template
 from flask.cli import with_appcontext
 from flask_login import login_required
@@ -107,8 +108,6 @@ def show(name):
 @with_appcontext
 def mailbox_command(host, port):
     """Run the demo's SMTP sink; mails are shown at /demo/mailbox."""
-    from aiosmtpd.controller import Controller
-
     folder = mailbox_dir()
     os.makedirs(folder, exist_ok=True)
     controller = Controller(SinkHandler(folder), hostname=host, port=port)

@@ -2,12 +2,14 @@
 from sqlalchemy import select
 
 from plugin.extensions import db
+from plugin.forms.service import find_form, save_form
+from sync import accounts
+from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
+from sync.models import MallAccount
 
 
 def demo_account_values(mall):
     """The fields `sync.accounts.add` takes for the fake mall's demo Rakuten shop or Yahoo! store."""
-    from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
-
     if mall == "rakuten":
         return {"rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]), "service_secret": DEMO_RAKUTEN["service_secret"],
                 "license_key": DEMO_RAKUTEN["license_key"]}
@@ -18,9 +20,6 @@ def demo_account_values(mall):
 
 def seed_mall_accounts(shop_code="default"):
     """Add the fake mall's demo accounts to a shop unless they exist; returns the names added."""
-    from sync import accounts
-    from sync.models import MallAccount
-
     added = []
     for mall, column, key in (("rakuten", MallAccount.rakuten_shop_id, "rakuten_shop_id"),
                               ("yahoo", MallAccount.seller_id, "seller_id")):
@@ -35,8 +34,6 @@ def seed_mall_accounts(shop_code="default"):
 
 def seed_contact_form(shop):
     """A hosted inquiry form `/forms/contact` whose mail reaches the inbox by BCC; None if it exists."""
-    from plugin.forms.service import find_form, save_form
-
     if find_form("contact") is not None:
         return None
     form = save_form(slug="contact", shop=shop, to=shop.email or "shop@example.jp",

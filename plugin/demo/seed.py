@@ -17,6 +17,7 @@ from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from plugin import helpdesk
 from plugin.clock import from_jst_naive
 from plugin.demo import data as D
+from plugin.demo.malls import seed_contact_form, seed_mall_accounts
 from plugin.extensions import db
 from plugin.models import Shop, User
 from plugin.normalize import normalize_email, normalize_tel
@@ -175,7 +176,6 @@ def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSW
     db.session.commit()
     environment = helpdesk.configure_demo()
     db.session.commit()
-    from plugin.demo.malls import seed_contact_form, seed_mall_accounts
 
     # The fake mall's accounts and a sample form, so `make run` shows mall sync and BCC forwarding.
     malls = seed_mall_accounts() if current_app.config.get("DEMO") else []

@@ -14,6 +14,7 @@ from plugin.forms import fields as form_fields
 from plugin.forms.models import FormSubmission, InquiryForm
 from plugin.invalid import InvalidInput
 from plugin.models import Shop
+from plugin.outbox import enqueue
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -142,7 +143,6 @@ def build_mails(form, submission, values, attachments, *, domain, form_url=None)
 
 
 def _enqueue(msg, **kw):
-    from plugin.outbox import enqueue
 
     return enqueue(msg, **kw)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -266,11 +267,8 @@ def _bump_version(session):
 
 
 def _current_actor():
-    if has_request_context():
-        from flask_login import current_user
-
-        if current_user and current_user.is_authenticated:
-            return current_user.email
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.email
     return "system"
 
 

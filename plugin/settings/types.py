@@ -8,6 +8,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
+from plugin.normalize import is_valid_email, normalize_email
+
 TYPES = ("str", "text", "int", "bool", "email", "url", "choice", "emails")
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "はい"}
 FALSE_WORDS = {"0", "false", "no", "off", "n", "いいえ", ""}
@@ -83,7 +85,6 @@ def _int(decl, raw):
 
 
 def _email(decl, raw):
-    from plugin.normalize import is_valid_email, normalize_email
 
     value = normalize_email(str(raw))
     if not value or not is_valid_email(value):
