@@ -5,7 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from plugin import config, converters, errors, metrics, settings, web
+from plugin import config, converters, errors, forms, metrics, settings, web
 from plugin.extensions import csrf, db, login_manager, migrate
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,7 +20,7 @@ def create_app(test_config=None):
     """Build the app: config, extensions, blueprints, CLI. No migrations, network or threads."""
     # The feature packages import the shell (plugin.extensions, plugin.settings), so their list
     # is read when an app is built, not while the `plugin` package itself is being imported.
-    from plugin import features, forms
+    from plugin import features
 
     app = Flask(__name__, instance_relative_config=True)
     config.load(app, test_config)
