@@ -224,3 +224,45 @@ def test_api_ping_with_undecryptable_token_is_reported(app):
     settings.invalidate()
     step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and "復号できません" in step.message
+
+
+def test_cli_sets_reply_senders_address_book_and_push(runner):
+    """`helpdesk set` keeps reply senders, the API token (never printed), the address book and push."""
+    result = runner.invoke(args=["helpdesk", "set", "--env", "production", "--reply-from",
+                                 "Agent@Shop.example.jp, @mail.relationapp.jp", "--api-token-stdin",
+                                 "--address-book", "12", "--push", "on"], input="tok-123\n")
+    assert result.exit_code == 0, result.output
+    env = helpdesk.environment("production")
+    assert env.reply_from == ("agent@shop.example.jp", "@mail.relationapp.jp")
+    assert (env.address_book_id, env.push, env.api_token()) == (12, True, "tok-123")
+    shown = runner.invoke(args=["helpdesk", "show"]).output
+    assert "@mail.relationapp.jp" in shown and "address_book_id 12" in shown and "tok-123" not in shown
+    assert runner.invoke(args=["helpdesk", "set", "--env", "production", "--push", "off"]).exit_code == 0
+    assert helpdesk.environment("production").push is False
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--reply-from", "agent@", "@ドメイン"),
+    ("--reply-from", "@", "@ドメイン"),
+    ("--address-book", "0", "1以上"),
+    ("--address-book", "abc", "半角数字"),
+])
+def test_cli_refuses_bad_reply_senders_and_address_books(runner, option, value, message):
+    """A malformed sender or address-book ID is refused with a Japanese message naming the option."""
+    result = runner.invoke(args=["helpdesk", "set", "--env", "demo", option, value])
+    assert result.exit_code == 2 and option in result.output and message in result.output
+
+
+@pytest.mark.parametrize("sender, accepted", [
+    ("agent@shop.example.jp", True),
+    ("AGENT@shop.example.jp", True),
+    ("someone@mail.relationapp.jp", True),
+    ("someone@evil.mail.relationapp.jp", False),
+    ("stranger@evil.example", False),
+    ("", False),
+    (None, False),
+])
+def test_reply_senders_match_addresses_and_whole_domains(app, sender, accepted):
+    """A reply sender matches an exact address or an @domain entry (case-insensitive, no subdomains)."""
+    helpdesk.update_environment("production", {"reply_from": "agent@shop.example.jp, @mail.relationapp.jp"})
+    assert helpdesk.environment("production").accepts_reply_from(sender) is accepted

@@ -21,24 +21,32 @@ ACTOR = "cli"
 @click.option("--forward-to", default=None, help="The inbox's forwarding e-mail address.")
 @click.option("--link-template", default=None,
               help="Inbox button link, e.g. '{url}/tickets/#/{inbox_id}/tickets/open/p1'.")
-@click.option("--api-token-stdin", is_flag=True, help="Read the helpdesk API token from standard input.")
+@click.option("--reply-from", default=None,
+              help="The senders of agents' replies: addresses or @domain, comma-separated (empty string clears).")
+@click.option("--api-token-stdin", is_flag=True, help="Read the helpdesk Open API token from standard input.")
+@click.option("--address-book", "address_book_id", default=None,
+              help="ID of the helpdesk address book (customer group) that members are pushed into.")
+@click.option("--push", type=click.Choice(["on", "off"]), default=None, help="Push members into the address book.")
 @with_appcontext
-def helpdesk_set(env_name, url, inbox_id, forward_to, link_template, api_token_stdin):
+def helpdesk_set(env_name, url, inbox_id, forward_to, link_template, reply_from, api_token_stdin, address_book_id,
+                 push):
     """Change some fields of an environment; omitted options stay as they are."""
     values = {k: v for k, v in (("url", url), ("inbox_id", inbox_id), ("forward_to", forward_to),
-                                ("link_template", link_template)) if v is not None}
+                                ("link_template", link_template), ("reply_from", reply_from),
+                                ("address_book_id", address_book_id), ("push", push)) if v is not None}
     if api_token_stdin:
         values["api_token"] = sys.stdin.readline().strip()
         if not values["api_token"]:
             raise click.UsageError("no API token on standard input")
     if not values:
-        raise click.UsageError("nothing to set: give --url, --inbox-id, --forward-to, --link-template "
-                               "or --api-token-stdin")
+        raise click.UsageError("nothing to set: give --url, --inbox-id, --forward-to, --link-template, "
+                               "--reply-from, --api-token-stdin, --address-book or --push")
     try:
         changed = helpdesk.update_environment(env_name, values, actor=ACTOR)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
-            click.echo(f"Error: --{field.replace('_', '-')}: {message}", err=True)
+            option = {"address_book_id": "address-book", "api_token": "api-token-stdin"}.get(field, field)
+            click.echo(f"Error: --{option.replace('_', '-')}: {message}", err=True)
         sys.exit(2)
     click.echo(f"{env_name}: {len(changed)} field(s) changed" + (f" ({', '.join(changed)})" if changed else ""))
     _show(helpdesk.environment(env_name))
@@ -70,9 +78,12 @@ def _show(env):
     click.echo(f"{mark} {env.name}{' (active)' if env.active else ''}")
     for field in ("url", "inbox_id", "forward_to", "link_template"):
         value = getattr(env, field)
-        click.echo(f"    {field:<14} {'' if value is None else value}")
-    click.echo(f"    {'api_token':<14} {'(set)' if env.has_api_token else ''}")
-    click.echo(f"    {'inbox_link':<14} {env.inbox_link() or '(incomplete: no inbox button)'}")
+        click.echo(f"    {field:<15} {'' if value is None else value}")
+    click.echo(f"    {'reply_from':<15} {', '.join(env.reply_from)}")
+    click.echo(f"    {'api_token':<15} {'(set)' if env.has_api_token else ''}")
+    click.echo(f"    {'address_book_id':<15} {'' if env.address_book_id is None else env.address_book_id}")
+    click.echo(f"    {'push':<15} {'on' if env.push else 'off'}")
+    click.echo(f"    {'inbox_link':<15} {env.inbox_link() or '(incomplete: no inbox button)'}")
 
 
 @helpdesk_group.command("test")

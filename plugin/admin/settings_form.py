@@ -12,7 +12,7 @@ from plugin.settings import types as settings_types
 
 ORIG = "_orig_"
 CLEAR = "__clear"
-INPUT_TYPES = {"str": "text", "int": "text", "email": "email", "url": "url", "emails": "text",
+INPUT_TYPES = {"str": "text", "int": "text", "email": "email", "url": "url", "emails": "text", "senders": "text",
                "text": "textarea", "bool": "checkbox", "choice": "select"}
 
 
@@ -95,8 +95,8 @@ def changes(decls, form):
         orig = form.get(ORIG + decl.key)
         if orig is not None and text == orig:
             continue  # untouched by this admin: keep whatever is stored now
-        if decl.key not in form and decl.type != "bool" and orig is None:
-            continue  # not on the submitted form at all
+        if decl.key not in form and orig is None:
+            continue  # not on the submitted form at all (a rendered checkbox always sends its _orig_)
         values[decl.key] = text
     return values
 

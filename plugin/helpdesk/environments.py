@@ -17,7 +17,7 @@ from plugin.settings.types import SettingValueError, normalize_https_url
 log = logging.getLogger(f"mallbridge.{__name__}")
 ENVIRONMENTS = ("production", "demo")
 ENV_LABELS = {"production": "本番環境", "demo": "デモ環境"}
-FIELDS = ("url", "inbox_id", "forward_to", "link_template", "api_token")
+FIELDS = ("url", "inbox_id", "forward_to", "link_template", "reply_from", "api_token", "address_book_id", "push")
 DEFAULT_LINK = "{url}/tickets/#/{inbox_id}/tickets/open/p1"
 DEMO_VALUES = {
     "url": "https://demo-shop.relationapp.jp",
@@ -35,7 +35,10 @@ class Environment:
     inbox_id: int | None
     forward_to: str | None
     link_template: str | None
+    reply_from: tuple[str, ...]
     has_api_token: bool
+    address_book_id: int | None
+    push: bool
     active: bool
 
     @property
@@ -63,6 +66,14 @@ class Environment:
         """The decrypted helpdesk API token, or None."""
         return settings.get(key(self.name, "api_token")) if self.has_api_token else None
 
+    def accepts_reply_from(self, address):
+        """True when `address` is one of the helpdesk's reply senders (an address or an @domain)."""
+        address = (address or "").strip().lower()
+        if "@" not in address:
+            return False
+        domain = "@" + address.rpartition("@")[2]
+        return any(entry == address or entry == domain for entry in self.reply_from)
+
     def as_dict(self):
         """Plain values for JSON/CLI output (no token)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {
@@ -78,6 +89,10 @@ def _check_inbox_id(value):
     if value < 1:
         return "受信箱IDは1以上の整数で入力してください。"
     return None
+
+
+def _check_positive(value):
+    return None if value >= 1 else "1以上の整数で入力してください。"
 
 
 def render_link(template, url, inbox_id):
@@ -117,9 +132,20 @@ def _environment_section(env):
         settings.setting(key(env, "link_template"), type="str", default=None,
                          label="受信箱ボタンのリンク（任意）", validate=_check_template,
                          help="空欄なら {url}/tickets/#/{inbox_id}/tickets/open/p1 を開きます。"),
+        settings.setting(key(env, "reply_from"), type="senders", default=None,
+                         label="返信の差出人",
+                         help="担当者の返信メールの差出人アドレス、または @ドメイン（カンマ区切り）。"
+                              "ここに含まれる差出人からの返信だけをモールのお客様に送ります。"),
         settings.setting(key(env, "api_token"), type="str", default=None, secret=True,
                          label="APIトークン（任意）",
-                         help="接続テストでヘルプデスクのAPIを確認するときに使います。暗号化して保存します。"),
+                         help="ヘルプデスクのOpen APIのトークンです。アドレス帳への会員の送信と接続テストに使います。"
+                              "暗号化して保存します。"),
+        settings.setting(key(env, "address_book_id"), type="int", default=None, validate=_check_positive,
+                         label="アドレス帳ID",
+                         help="会員を送るヘルプデスクのアドレス帳（顧客グループ）のIDです。"),
+        settings.setting(key(env, "push"), type="bool", default=False,
+                         label="会員をアドレス帳に送る",
+                         help="オンにすると、モールの問い合わせのお客様と会員を、APIトークンでこのアドレス帳に登録・更新します。"),
     )
 
 
@@ -142,7 +168,10 @@ def environment(name):
         inbox_id=settings.get(key(name, "inbox_id")),
         forward_to=settings.get(key(name, "forward_to")),
         link_template=settings.get(key(name, "link_template")),
+        reply_from=tuple(settings.get(key(name, "reply_from")) or ()),
         has_api_token=settings.is_set(key(name, "api_token")),
+        address_book_id=settings.get(key(name, "address_book_id")),
+        push=bool(settings.get(key(name, "push"))),
         active=settings.get("helpdesk.active") == name,
     )
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from plugin.normalize import is_valid_email, normalize_email
 
-TYPES = ("str", "text", "int", "bool", "email", "url", "choice", "emails")
+TYPES = ("str", "text", "int", "bool", "email", "url", "choice", "emails", "senders")
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "はい"}
 FALSE_WORDS = {"0", "false", "no", "off", "n", "いいえ", ""}
 UNSET = "（未設定）"
@@ -107,6 +107,23 @@ def _emails(decl, raw):
     return found or None
 
 
+def _senders(decl, raw):
+    """Addresses or whole domains written `@domain` (e.g. a helpdesk's sending domain)."""
+    items = raw if isinstance(raw, (list, tuple)) else re.split(r"[,;、，\s]+", str(raw))
+    found = []
+    for item in items:
+        text = normalize_email(str(item)) or ""
+        if not text:
+            continue
+        probe = "sender" + text if text.startswith("@") else text
+        if text.count("@") != 1 or not is_valid_email(probe):
+            raise SettingValueError(f"「{str(item).strip()}」はメールアドレスでも @ドメイン でもありません"
+                                    "（例: support@example.jp、@mail.relationapp.jp）。")
+        if text not in found:
+            found.append(text)
+    return found or None
+
+
 def _choice(decl, raw):
     value = str(raw).strip()
     allowed = [c[0] if isinstance(c, (tuple, list)) else c for c in (decl.choices or ())]
@@ -150,7 +167,7 @@ def normalize_https_url(raw):
 
 
 _PARSERS = {"str": _str, "text": _text, "int": _int, "email": _email, "emails": _emails,
-            "choice": _choice, "url": _url}
+            "senders": _senders, "choice": _choice, "url": _url}
 
 
 def dump(value):
@@ -171,7 +188,7 @@ def display(decl, value, secret_changed=False):
         return "●●●●（新しい値）" if secret_changed else MASKED
     if decl.type == "bool":
         return "はい" if value else "いいえ"
-    if decl.type == "emails":
+    if decl.type in ("emails", "senders"):
         return ", ".join(value)
     if decl.type == "choice":
         for choice in decl.choices or ():
@@ -184,6 +201,6 @@ def form_text(decl, value):
     """The text to put back into an input field for a stored value."""
     if value is None:
         return ""
-    if decl.type == "emails":
+    if decl.type in ("emails", "senders"):
         return ", ".join(value)
     return str(value)
