@@ -165,7 +165,7 @@ def upgrade():
     # ### end Alembic commands ###
 
 
-    # A fresh install has one shop, code "default" (design.md); imports without a shop use it.
+    # A fresh install has one shop, code "default"; imports without a shop use it.
     shop = sa.table("shop", sa.column("code", sa.String), sa.column("name", sa.String))
     op.bulk_insert(shop, [{"code": "default", "name": "本店"}])
 
