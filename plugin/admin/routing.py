@@ -8,7 +8,8 @@ from plugin.admin import bp
 from plugin.extensions import db
 from plugin.models import Shop
 from sync import routing
-from sync.models import MALL_LABELS, RoutingRule
+from sync.malls import LABELS as MALL_LABELS
+from sync.models import RoutingRule
 from plugin.invalid import InvalidInput
 
 FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")

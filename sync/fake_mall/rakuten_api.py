@@ -9,8 +9,8 @@ import secrets
 from flask import Blueprint, request
 
 from sync.fake_mall.web import ApiError, before_api, ie001, make, rakuten_error, rms_error, state
-from sync.parse import JST
-from sync.rakuten import FILE_TYPES, URL_DOMAINS
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import FILE_TYPES, URL_DOMAINS
 
 bp = Blueprint("fake_rakuten", __name__, url_prefix="/rakuten/es/1.0")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")

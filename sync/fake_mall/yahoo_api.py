@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, g, request
 
 from sync.fake_mall.web import ApiError, before_api, make, state, yahoo_error
-from sync.yahoo import COMPLETE_REASONS, FILE_TYPES
+from sync.malls.yahoo.client import COMPLETE_REASONS, FILE_TYPES
 
 api = Blueprint("fake_yahoo", __name__, url_prefix="/yahoo/ShoppingWebService/V1")
 auth = Blueprint("fake_yconnect", __name__, url_prefix="/yahoo/yconnect/v2")

@@ -8,9 +8,9 @@ import pytest
 import responses
 from responses import matchers
 
-from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
-from sync.parse import JST
-from sync.rakuten import Attachment, RakutenClient
+from sync.malls.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import Attachment, RakutenClient
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
 
 T0 = dt.datetime(2026, 11, 1)

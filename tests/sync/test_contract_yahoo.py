@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from responses import matchers
 
-from sync.errors import MallAuthError, MalformedResponse, PermanentMallError, RateLimited
-from sync.parse import JST
-from sync.yahoo import YahooClient, YahooFile
+from sync.malls.errors import MallAuthError, MalformedResponse, PermanentMallError, RateLimited
+from sync.malls.fields import JST
+from sync.malls.yahoo.client import YahooClient, YahooFile
 from tests.sync.test_yahoo_client import API, AUTH, DETAIL, HEADLINE, NOW, XML_104102, Clock
 
 POSTED = dt.datetime.fromtimestamp(1784252091, JST)

@@ -11,9 +11,10 @@ from plugin.extensions import db
 from plugin.models import AuditLog, Shop
 from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
 from sync import accounts
+from sync.malls.base import IP_UNCHECKED
 from sync.models import MallAccount, SyncCursor
 from tests.conftest import csrf_token
-from tests.sync.poller_helpers import mall, sync_app  # noqa: F401
+
 
 RAKUTEN_FORM = {"shop": "default", "rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]),
                 "service_secret": DEMO_RAKUTEN["service_secret"], "license_key": DEMO_RAKUTEN["license_key"]}
@@ -225,7 +226,7 @@ def test_rakuten_connection_test_names_a_refused_source(sync_app, admin, mall):
     report = {label: (result, detail) for label, result, detail in _report(_test_button(admin, account.id))}
     assert report["認証（serviceSecret・licenseKey）"][0] == "OK"
     assert report["送信元IP"][0] == "NG" and "IP制限" in report["送信元IP"][1]
-    assert report["問い合わせ一覧の取得権限"] == ("NG", accounts.IP_UNCHECKED)
+    assert report["問い合わせ一覧の取得権限"] == ("NG", IP_UNCHECKED)
 
 
 def test_editing_an_account_to_another_accounts_shop_id_is_refused(admin):

@@ -8,7 +8,8 @@ from plugin.outbox import OutboxMessage
 from sync import poller
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import MallAccount
-from tests.sync.poller_helpers import add, mall, rakuten_account, sync_app, world, yahoo_account  # noqa: F401
+from sync.fake_mall import world
+from tests.sync.helpers import add, rakuten_account, yahoo_account
 
 
 def _poll(account_id):

@@ -8,7 +8,7 @@ from plugin import settings
 from plugin.extensions import db
 from sync import accounts, status
 from sync.models import MallInquiry
-from tests.sync.poller_helpers import rakuten_account, yahoo_account
+from tests.sync.helpers import rakuten_account, yahoo_account
 from plugin.invalid import InvalidInput
 
 

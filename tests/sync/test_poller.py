@@ -7,8 +7,8 @@ from plugin.outbox import OutboxMessage
 from sync import poller
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import InboundMessage, MallAccount, SyncCursor
-from tests.sync.poller_helpers import (INBOX, add, mall, rakuten_account, smtp_sink, sync_app,  # noqa: F401
-                                       world, yahoo_account)
+from sync.fake_mall import world
+from tests.sync.helpers import INBOX, add, rakuten_account, yahoo_account
 
 SHOP = DEMO_RAKUTEN["shop_id"]
 

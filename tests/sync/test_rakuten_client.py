@@ -6,10 +6,10 @@ import pytest
 import requests
 from responses import matchers
 
-from sync.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
+from sync.malls.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
                          RateLimited, ResponseTooLarge, TemporaryMallError)
-from sync.parse import JST
-from sync.rakuten import Attachment, esa_header, windows
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import Attachment, esa_header, windows
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
 
 UTC = dt.timezone.utc

@@ -4,12 +4,14 @@ import re
 from sqlalchemy import select
 
 from plugin.extensions import db
-from sync import complete, reply_queue
+from sync.replies import complete
+from sync.replies import queue as reply_queue
 from sync.models import MallAccount, MallInquiry
-from sync.reply_models import ReplyJob
+from sync.replies.models import ReplyJob
 from tests.conftest import csrf_token
-from tests.sync.poller_helpers import add, mall, sync_app, world, yahoo_account  # noqa: F401
-from tests.sync.reply_helpers import deliver_rakuten
+from sync.fake_mall import world
+from tests.sync.helpers import add, yahoo_account
+from tests.sync.helpers import deliver_rakuten
 
 
 def _link_of(mail):

@@ -16,12 +16,11 @@ from cryptography.x509.oid import NameOID
 
 from plugin import settings
 from plugin.extensions import db
-from sync.reply_models import ReplyJob
+from sync.replies.models import ReplyJob
 from tests.conftest import TEST_KEY, csrf_token
 from tests.smtp_server import free_port
-from tests.sync.poller_helpers import mall, smtp_sink, sync_app  # noqa: F401
-from tests.sync.reply_helpers import (deliver_rakuten, jobs, mails, posted, reply_address,  # noqa: F401
-                                      reply_to, send, smtp_in)
+
+from tests.sync.helpers import deliver_rakuten, jobs, mails, posted, reply_address, reply_to, send
 
 
 def test_oversized_mail_gets_552_and_is_not_stored(sync_app, mall, smtp_in):
@@ -53,7 +52,7 @@ def test_starttls_is_offered_and_works(sync_app, mall, tmp_path):
     """With a certificate, smtp-in offers STARTTLS and accepts a reply over TLS."""
     from aiosmtpd.controller import Controller
 
-    from sync.smtp_in import ReplyHandler, smtp_options, tls_context
+    from sync.replies.smtp_in import ReplyHandler, smtp_options, tls_context
 
     _account, original, _number = deliver_rakuten(mall)
     options = smtp_options(sync_app, tls=tls_context(*_self_signed(tmp_path)), require_tls=True)

@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from responses import matchers
 
-from sync.errors import (InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
+from sync.malls.errors import (InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
                          RateLimited, TemporaryMallError)
 from sync.fake_mall.demo_key import DEMO_PRIVATE_KEY_PEM
 from sync.fake_mall.seed import demo_public_key_pem
-from sync.parse import JST
-from sync.yahoo import YahooClient, YahooFile, load_public_key
+from sync.malls.fields import JST
+from sync.malls.yahoo.client import YahooClient, YahooFile, load_public_key
 
 API = "https://yahoo.example.test/ShoppingWebService/V1"
 AUTH = "https://auth.example.test/yconnect/v2"

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from plugin import audit
 from plugin.errors import error_response
 from plugin.extensions import db
-from sync import complete
-from sync.models import MALL_LABELS
+from sync import malls
+from sync.replies import complete
 
 bp = Blueprint("complete", __name__)
 
@@ -18,7 +18,7 @@ class ConfirmForm(FlaskForm):
 
 def _page(account, inquiry, inquiry_id, value, status=200, error=None):
     return render_template("replies/complete.html", account=account, inquiry=inquiry, inquiry_id=inquiry_id,
-                           token=value, mall_label=MALL_LABELS.get(account.mall, account.mall), error=error,
+                           token=value, mall_label=malls.label(account.mall), error=error,
                            state=complete.status(account, inquiry_id), form=ConfirmForm(),
                            chosen=request.form.get("reason")), status
 

@@ -4,17 +4,21 @@ The list filters on regDate (creation), so a customer's follow-up on an old inqu
 shows up in a "since last poll" window. Each pass therefore re-scans the last 60 days (or
 further back, to the last complete pass, after an outage or an expired key) and delivers the
 inquiries whose lastUpdateDate changed, straight from the listed objects (they carry every
-message); the detail call is only a fallback for a list entry without `replies`.
+message); the detail call is only a fallback for a list entry without `replies`. The cursor
+(`scanned_until`) moves to the pass's start only when the whole pass went through.
 """
 import datetime as dt
 import logging
 import mimetypes
+from collections.abc import Iterator
 from operator import attrgetter
+from typing import Any
 
-from sync.errors import NotFound, ResponseTooLarge
-from sync.mailer import MallFile, MallMessage
-from sync.poll_types import Snapshot, with_markers
-from sync.rakuten_model import Attachment
+from plugin import clock
+from sync.malls.errors import MallAuthError, MallError, NotFound, ResponseTooLarge
+from sync.malls.rakuten.client import RakutenClient, windows
+from sync.malls.rakuten.model import Attachment, Inquiry
+from sync.messages import MallFile, MallMessage, MarkersOf, Snapshot, with_markers
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 RESCAN = dt.timedelta(days=60)
@@ -22,7 +26,41 @@ OVERLAP = dt.timedelta(hours=1)
 PAGE_LIMIT = 100
 
 
-def scan_start(now, cursor, floor):
+class RakutenScan:
+    """One pass over one Rakuten account (see sync.malls.base.Scan)."""
+
+    def __init__(self, account: Any, client: RakutenClient, cursor: Any, now: dt.datetime,
+                 floor: dt.datetime | None):
+        self.account, self.client, self.now = account, client, now
+        self.start = scan_start(now, cursor, floor)
+
+    def prepare(self) -> None:
+        """Remember the license key's expiry (for reminders); only an auth error stops the pass."""
+        if self.account.license_expires_at is not None:
+            return
+        try:
+            expiry = self.client.license_expiry()
+        except MallAuthError:
+            raise
+        except MallError as exc:
+            log.info("account %s: expiry date not available: %s", self.account.id, exc)
+            return
+        self.account.license_expires_at = clock.utc(expiry)
+
+    def count(self) -> int:
+        """How many inquiries the pass will look at."""
+        return count(self.client, self.start, self.now)
+
+    def snapshots(self, markers_of: MarkersOf) -> Iterator[Snapshot]:
+        """Changed inquiries created since the scan start."""
+        return scan(self.client, self.start, self.now, markers_of)
+
+    def advance(self, cursor: Any) -> None:
+        """Everything created up to the pass's start has been looked at."""
+        cursor.scanned_until = self.now
+
+
+def scan_start(now: dt.datetime, cursor: Any, floor: dt.datetime | None) -> dt.datetime:
     """Oldest creation time to look at: the backfill floor on first connect, else 60 days or
     the last complete pass, whichever is older (catch-up after a pause)."""
     if floor is not None:
@@ -33,14 +71,12 @@ def scan_start(now, cursor, floor):
     return start
 
 
-def count(client, start, end):
+def count(client: RakutenClient, start: dt.datetime, end: dt.datetime) -> int:
     """How many inquiries a pass will look at (the backfill's N)."""
-    from sync.rakuten import windows
-
     return sum(client.count(a, b) for a, b in windows(start, end))
 
 
-def scan(client, start, end, markers_of):
+def scan(client: RakutenClient, start: dt.datetime, end: dt.datetime, markers_of: MarkersOf) -> Iterator[Snapshot]:
     """Snapshots of inquiries created in [start, end] whose lastUpdateDate changed, newest first.
 
     `markers_of(numbers)` gives the stored change markers of those inquiry numbers (unknown
@@ -65,7 +101,7 @@ def scan(client, start, end, markers_of):
         yield snapshot(full)
 
 
-def has_messages(inquiry):
+def has_messages(inquiry: Inquiry) -> bool:
     """Whether a listed inquiry carries its messages (a `replies` list, even an empty one)."""
     return isinstance((inquiry.raw or {}).get("replies"), list)
 
@@ -76,7 +112,7 @@ def _marker(inquiry):
     return inquiry.last_update.isoformat()
 
 
-def snapshot(inquiry):
+def snapshot(inquiry: Inquiry) -> Snapshot:
     """A Snapshot (every message, oldest first) of one Rakuten inquiry."""
     common = dict(mall="rakuten", inquiry_id=inquiry.number, customer_name=inquiry.user_name,
                   customer_address=inquiry.user_mask_email,
@@ -93,7 +129,7 @@ def snapshot(inquiry):
     return Snapshot(inquiry.number, _marker(inquiry), inquiry.reg_date, messages)
 
 
-def fetch_file(client, file, cap):
+def fetch_file(client: RakutenClient, file: MallFile, cap: int) -> MallFile:
     """The file with its bytes, or with a note saying why it is not attached."""
     try:
         got = client.download(Attachment(file.name, file.key), max_bytes=cap)

@@ -7,13 +7,24 @@ strings; naive datetimes passed in are UTC (the project's storage convention).
 import base64
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 
-from sync.errors import InvalidRequest, MalformedResponse, PermanentMallError
-from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
-from sync.parse import Fields, JST, jst_naive, parse_mall_time
-from sync.rakuten_model import (MALL, Attachment, BatchResult, Inquiry, InquiryPage, Message,  # noqa: F401
-                                parse_attachments, parse_batch, parse_inquiry, parse_page)
+from sync.malls.errors import InvalidRequest, MalformedResponse, PermanentMallError
+from sync.malls.fields import JST, Fields, jst_naive, parse_mall_time
+from sync.malls.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, Download, MallHttp, raise_for_status
+from sync.malls.rakuten.errors import extract_error
+from sync.malls.rakuten.model import (
+    MALL,
+    Attachment,
+    BatchResult,
+    Inquiry,
+    InquiryPage,
+    Message,
+    parse_attachments,
+    parse_batch,
+    parse_inquiry,
+    parse_page,
+)
 
 DEFAULT_BASE = "https://api.rms.rakuten.co.jp/es/1.0"
 JSON_TYPE = "application/json; charset=utf-8"
@@ -31,35 +42,10 @@ URL_DOMAINS = ("rakuten.co.jp", "rakuten.ne.jp", "rakuten.com", "rakuten-bank.co
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"']+")
 
 
-@dataclass
-class Download:
-    """A downloaded attachment."""
-
-    content: bytes
-    content_type: str
-    filename: str
-
-
 def esa_header(service_secret, license_key):
     """The `Authorization: ESA base64(serviceSecret:licenseKey)` value, without stray newlines."""
     raw = f"{service_secret.strip()}:{license_key.strip()}".encode()
     return "ESA " + base64.b64encode(raw).decode("ascii")
-
-
-def extract_error(reply):
-    """(code, reason, targets) from either error shape: inquiry `error{}` or RMS-wide `errors[]`."""
-    try:
-        data = reply.json()
-    except MalformedResponse:
-        return None, reply.text[:200].strip() or None, {}
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        err = data["error"]
-        targets = err.get("targets") if isinstance(err.get("targets"), dict) else {}
-        return err.get("code"), err.get("message"), {str(k): str(v) for k, v in targets.items()}
-    if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
-        first = data["errors"][0] if isinstance(data["errors"][0], dict) else {}
-        return first.get("code"), first.get("message"), {}
-    return None, reply.text[:200].strip() or None, {}
 
 
 def windows(start, end, span=MAX_WINDOW):
@@ -92,7 +78,7 @@ def check_reply_text(message):
 
 def url_allowed(url):
     """Rakuten replies may link only to https URLs on its own family of domains."""
-    m = re.match(r"https://([^/:?#]+)", url, re.I)
+    m = re.match(r"https://([^/:?#]+)", url, re.IGNORECASE)
     host = m.group(1).lower() if m else ""
     return any(host == d or host.endswith("." + d) for d in URL_DOMAINS)
 
@@ -149,13 +135,14 @@ class RakutenClient(ClientBase):
             params["noMerchantReply"] = "true" if no_merchant_reply else "false"
         return params
 
-    def count(self, from_date, to_date, *, no_merchant_reply=None):
+    def count(self, from_date: dt.datetime, to_date: dt.datetime, *, no_merchant_reply: bool | None = None) -> int:
         """Number of inquiries created (regDate) in the window (≤ 31 days)."""
         result = self._result(self._call("GET", "/inquiries/count",
                                          params=self._range(from_date, to_date, no_merchant_reply)))
         return Fields(result, MALL, "count").integer("count", required=True)
 
-    def list(self, from_date, to_date, *, page=1, limit=100, no_merchant_reply=None):
+    def list(self, from_date: dt.datetime, to_date: dt.datetime, *, page: int = 1, limit: int = 100,
+             no_merchant_reply: bool | None = None) -> InquiryPage:
         """One page of inquiries created in the window, newest regDate first."""
         if not 1 <= limit <= 100 or not 1 <= page <= 10000 or limit * page > MAX_ROWS:
             raise InvalidRequest("bad paging", mall=MALL, code="paging",
@@ -163,7 +150,8 @@ class RakutenClient(ClientBase):
         params = self._range(from_date, to_date, no_merchant_reply) | {"limit": limit, "page": page}
         return parse_page(self._call("GET", "/inquiries", params=params).json())
 
-    def iter_inquiries(self, from_date, to_date, *, limit=100, no_merchant_reply=None):
+    def iter_inquiries(self, from_date: dt.datetime, to_date: dt.datetime, *, limit: int = 100,
+                       no_merchant_reply: bool | None = None) -> Iterator[Inquiry]:
         """Every inquiry created between the two times: ≤30-day windows, each paged to the end.
 
         A window holding more than 10,000 inquiries (the API's cap) is split in halves.
@@ -195,14 +183,14 @@ class RakutenClient(ClientBase):
                 break
             yield from current.inquiries
 
-    def detail(self, inquiry_number):
+    def detail(self, inquiry_number: str) -> Inquiry:
         """One inquiry with all its replies (NotFound when it does not exist)."""
         if not re.fullmatch(r"[0-9A-Za-z-]{1,40}", str(inquiry_number)):
             raise InvalidRequest("bad inquiry number", mall=MALL, code="inquiryNumber",
                                  reason=f"問い合わせ番号が不正です: {inquiry_number!r}")
         return parse_inquiry(self._result(self._call("GET", f"/inquiry/{inquiry_number}")))
 
-    def reply(self, inquiry_number, message, attachment=None):
+    def reply(self, inquiry_number: str, message: str, attachment: Attachment | None = None) -> Message:
         """Post the shop's reply; returns the posted Message (id None: re-fetch to learn it)."""
         text = check_reply_text(message)
         body = {"inquiryNumber": str(inquiry_number), "shopId": self.shop_id or str(inquiry_number).split("-")[0],
@@ -218,7 +206,7 @@ class RakutenClient(ClientBase):
                        result.boolean("isRead", default=False),
                        parse_attachments(result.items("attachments"), "reply.attachments"))
 
-    def upload(self, filename, content, content_type=None):
+    def upload(self, filename: str, content: bytes, content_type: str | None = None) -> Attachment:
         """Upload one file for a later reply; returns its Attachment(label, path)."""
         ext = check_file(filename, len(content))
         files = {"file": (filename, content, content_type or FILE_TYPES[ext])}
@@ -234,7 +222,7 @@ class RakutenClient(ClientBase):
             raise MalformedResponse("upload returned no path", mall=MALL)
         return Attachment(result.line("label", default=filename), path)
 
-    def download(self, attachment, *, max_bytes=10 * 1024 * 1024):
+    def download(self, attachment: Attachment, *, max_bytes: int = 10 * 1024 * 1024) -> Download:
         """The bytes of an attachment (ResponseTooLarge over max_bytes)."""
         reply = self._call("GET", "/attachment", params={"path": attachment.path, "label": attachment.label},
                            max_bytes=max_bytes)
@@ -250,19 +238,19 @@ class RakutenClient(ClientBase):
             result.errors += part.errors
         return result
 
-    def mark_read(self, numbers):
+    def mark_read(self, numbers: Sequence[str]) -> BatchResult:
         """Mark inquiries read; per-item ok/errors."""
         return self._batch("/inquiries/read", numbers)
 
-    def complete(self, numbers):
+    def complete(self, numbers: Sequence[str]) -> BatchResult:
         """Mark inquiries completed; per-item ok/errors."""
         return self._batch("/inquiries/complete", numbers)
 
-    def incomplete(self, numbers):
+    def incomplete(self, numbers: Sequence[str]) -> BatchResult:
         """Re-open completed inquiries; per-item ok/errors."""
         return self._batch("/inquiries/incomplete", numbers)
 
-    def license_expiry(self):
+    def license_expiry(self) -> dt.datetime:
         """When the license key expires, as an aware JST datetime (the API sends it offset-less)."""
         reply = self._call("GET", "/license-key/expiry-date", params={"licenseKey": self.license_key.strip()},
                            root=self.base + "/license-management")

@@ -2,8 +2,8 @@
 import re
 from dataclasses import dataclass, field
 
-from sync.errors import MalformedResponse
-from sync.parse import Fields
+from sync.malls.errors import MalformedResponse
+from sync.malls.fields import Fields
 
 MALL = "rakuten"
 INQUIRY_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,40}$")

@@ -1,20 +1,32 @@
-"""The one place where mall HTTP happens: timeouts, pacing, size cap, transport → typed errors.
+"""The one place where mall HTTP happens: timeouts, pacing, size cap, transport → typed errors,
+and the few quick retries of one call inside a poll pass.
 
 Status codes are mapped to typed errors by `raise_for_status`, with a mall-specific function
-that pulls (code, reason, targets) out of the error body.
+that pulls (code, reason, targets) out of the error body. The retry decisions use the shared
+vocabulary of plugin.retry (should_retry, backoff, jitter).
 """
 import email.utils
 import json as jsonlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
 
-from sync.errors import (AUTH_CODES, Conflict, MallAuthError, MalformedResponse, NotFound,
-                         PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
-from sync.retry import IN_PASS_ATTEMPTS, IN_PASS_MAX_WAIT, in_pass_wait, is_retryable, jitter
+from plugin.retry import backoff, jitter, retryable, should_retry
+from sync.malls.errors import (
+    AUTH_CODES,
+    Conflict,
+    MalformedResponse,
+    MallAuthError,
+    NotFound,
+    PermanentMallError,
+    RateLimited,
+    ResponseTooLarge,
+    TemporaryMallError,
+)
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 
@@ -23,6 +35,12 @@ DEFAULT_TIMEOUT = (5.0, 20.0)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_RATE = 1.0  # requests per second per account (practitioners pace ~1 req/s)
 USER_AGENT = "mallbridge/0.1 (+helpdesk bridge)"
+# Inside one poll pass: a few quick retries of the same call; a longer wait ends the pass and
+# the poller's own per-account backoff takes over.
+IN_PASS_ATTEMPTS = 4
+IN_PASS_MAX_WAIT = 60.0
+# A timeout or 5xx on these may be retried: sending them twice has the same effect as once.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 @dataclass
@@ -58,6 +76,15 @@ class HttpReply:
                                     status=self.status) from None
 
 
+@dataclass
+class Download:
+    """A downloaded attachment."""
+
+    content: bytes
+    content_type: str
+    filename: str
+
+
 class Pacer:
     """Spaces calls at least 1/rate seconds apart; thread-safe; rate None or 0 turns it off."""
 
@@ -79,17 +106,37 @@ class Pacer:
             self._next = now + self.interval
 
 
+def in_pass_wait(failure, attempt: int, *, method: str = "GET", retry_after: float | None = None,
+                 max_attempts: int = IN_PASS_ATTEMPTS, max_wait: float = IN_PASS_MAX_WAIT,
+                 jitter: Callable[[float], float] | None = jitter) -> float | None:
+    """Seconds to wait before sending the same call again within a pass, or None to give up now.
+
+    `failure` is a status code or exception, `attempt` the 1-based number of the call that failed."""
+    if not should_retry(failure, attempt, max_attempts):
+        return None
+    spread = jitter or (lambda delay: delay)
+    if failure == 429 or isinstance(failure, RateLimited):
+        # The mall refused the call without acting on it, so any method may go again.
+        hint = failure.retry_after if isinstance(failure, RateLimited) else retry_after
+        wait = float(hint) if hint is not None else spread(backoff(attempt, cap=max_wait))
+        return max(wait, 0.0) if wait <= max_wait else None
+    if method.upper() not in IDEMPOTENT:
+        # A POST that timed out or got a 5xx may have been applied: a retry could post twice.
+        return None
+    return spread(backoff(attempt, cap=max_wait))
+
+
 @dataclass
 class RetryPolicy:
     """Retries of one call inside a poll pass: how many, how long at most, and the sleep used."""
 
     attempts: int = IN_PASS_ATTEMPTS
     max_wait: float = IN_PASS_MAX_WAIT
-    sleep: object = field(default=time.sleep, repr=False)
-    jitter: object = field(default=jitter, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    jitter: Callable[[float], float] | None = field(default=jitter, repr=False)
 
-    def wait_for(self, failure, attempt, method, retry_after=None):
-        """Seconds to wait before the next attempt, or None (see sync.retry.in_pass_wait)."""
+    def wait_for(self, failure, attempt: int, method: str, retry_after: float | None = None) -> float | None:
+        """Seconds to wait before the next attempt, or None (see in_pass_wait)."""
         return in_pass_wait(failure, attempt, method=method, retry_after=retry_after, max_attempts=self.attempts,
                             max_wait=self.max_wait, jitter=self.jitter)
 
@@ -126,7 +173,7 @@ class MallHttp:
                     raise
                 what = exc.code
             else:
-                if not self.retry or not is_retryable(reply.status):
+                if not self.retry or not retryable(reply.status):
                     return reply
                 wait = self.retry.wait_for(reply.status, attempt, method,
                                            parse_retry_after(reply.header("Retry-After")))

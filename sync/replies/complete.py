@@ -2,7 +2,8 @@
 
 The link carries (account, inquiry) signed with SECRET_KEY, so it cannot be edited to point
 at another inquiry; following it still needs a staff login and a confirmation. Completion
-itself is a queued job (sync.reply_queue), posted by `sync run` like replies.
+itself is a queued job (sync.replies.queue), posted by `sync run` like replies. A mall whose
+completion takes a reason (Yahoo!) has `complete_reasons` on its adapter; the page asks for one.
 """
 import os
 
@@ -10,9 +11,9 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from plugin.extensions import db
-from sync import reply_options, reply_queue
 from sync.models import MallAccount, MallInquiry
-from sync.yahoo import COMPLETE_REASONS
+from sync.replies import options, queue
+from sync.replies.models import ReplyJob
 
 SALT = "mallbridge.complete"
 LINK_LABEL = "この問い合わせを完了にする"
@@ -26,12 +27,12 @@ def _serializer():
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def token(account_id, inquiry_id):
+def token(account_id: int, inquiry_id: str) -> str:
     """The signed token naming one inquiry of one account."""
     return _serializer().dumps([int(account_id), str(inquiry_id)])
 
 
-def read_token(value):
+def read_token(value: str | None) -> tuple[int, str] | None:
     """(account_id, inquiry_id) from a token, or None when it was forged or altered."""
     try:
         data = _serializer().loads(value or "")
@@ -42,10 +43,10 @@ def read_token(value):
     return data[0], data[1]
 
 
-def link(account_id, inquiry_id):
+def link(account_id: int, inquiry_id: str) -> str | None:
     """Absolute URL of the completion page (None when no public URL is known)."""
     value = token(account_id, inquiry_id)
-    base = (reply_options.get("public_url") or "").strip().rstrip("/")
+    base = (options.get("public_url") or "").strip().rstrip("/")
     if base:
         return f"{base}/complete/{value}"
     if current_app.config.get("SERVER_NAME"):
@@ -57,13 +58,13 @@ def link(account_id, inquiry_id):
     return None
 
 
-def mail_line(account_id, inquiry_id):
+def mail_line(account_id: int, inquiry_id: str) -> str | None:
     """The line sync.mailer puts into every delivered mail, or None."""
     url = link(account_id, inquiry_id)
     return f"{LINK_LABEL}: {url}" if url else None
 
 
-def lookup(value):
+def lookup(value: str) -> tuple[MallAccount, MallInquiry | None, str]:
     """(account, inquiry row or None, inquiry_id) for a token; CompleteError when unusable."""
     found = read_token(value)
     if found is None:
@@ -75,27 +76,28 @@ def lookup(value):
     return account, inquiry, found[1]
 
 
-def status(account, inquiry_id):
+def status(account: MallAccount, inquiry_id: str) -> dict:
     """What the confirm page shows: the completion job so far, and whether we replied via the API."""
-    return {"job": reply_queue.latest_job(account.id, inquiry_id, "complete"),
-            "api_reply": reply_queue.open_job(account.id, inquiry_id, "reply") is not None,
-            "reasons": COMPLETE_REASONS if account.mall == "yahoo" else None}
+    return {"job": queue.latest_job(account.id, inquiry_id, "complete"),
+            "api_reply": queue.open_job(account.id, inquiry_id, "reply") is not None,
+            "reasons": account.adapter.complete_reasons}
 
 
-def request(account, inquiry_id, reason=None, actor=None):
+def request(account: MallAccount, inquiry_id: str, reason: object = None, actor: str | None = None) -> ReplyJob:
     """Queue the completion (flushed, not committed); CompleteError with a Japanese reason."""
     if not account.enabled:
         raise CompleteError("このモールアカウントは無効になっています。管理者にアカウントの有効化を依頼してください。")
-    job = reply_queue.open_job(account.id, inquiry_id, "complete")
+    job = queue.open_job(account.id, inquiry_id, "complete")
     if job is not None and job.state != "dead":
         raise CompleteError("この問い合わせはすでに完了にしています（または処理中です）。")
-    if account.mall == "yahoo":
+    reasons = account.adapter.complete_reasons
+    if reasons:
         try:
             reason = int(reason)
         except (TypeError, ValueError):
             raise CompleteError("完了理由を選んでください。") from None
-        if reason not in COMPLETE_REASONS:
+        if reason not in reasons:
             raise CompleteError("完了理由を選び直してください。")
     else:
         reason = None
-    return reply_queue.enqueue_complete(account.id, inquiry_id, reason=reason, actor=actor)
+    return queue.enqueue_complete(account.id, inquiry_id, reason=reason, actor=actor)

@@ -2,17 +2,20 @@
 
 The list is ordered by userPostTime, so a reply the store wrote on Yahoo! itself does not
 move its topic up; a second, cheap query by sellerPostTime since the last complete pass
-picks those up.
+picks those up. The cursor (`newest_post_time`) only moves forward, after a complete pass.
 """
 import datetime as dt
 import logging
 import mimetypes
+from collections.abc import Iterator
 from operator import attrgetter
+from typing import Any
 
-from sync.errors import NotFound, ResponseTooLarge
-from sync.mailer import MallFile, MallMessage
-from sync.parse import unix_seconds
-from sync.poll_types import Snapshot, with_markers
+from sync.malls.errors import NotFound, ResponseTooLarge
+from sync.malls.fields import unix_seconds
+from sync.malls.yahoo.client import YahooClient
+from sync.malls.yahoo.model import Headline, Topic
+from sync.messages import MallFile, MallMessage, MarkersOf, Snapshot, with_markers
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 QA_TYPES = {"item": "商品についての質問", "order": "注文についての質問"}
@@ -20,16 +23,45 @@ SELLER_OVERLAP = dt.timedelta(hours=1)
 PAGE_SIZE = 20  # the list's maximum `result`
 
 
+class YahooScan:
+    """One pass over one Yahoo! store (see sync.malls.base.Scan)."""
+
+    def __init__(self, account: Any, client: YahooClient, cursor: Any, now: dt.datetime, floor: dt.datetime | None):
+        self.client, self.now, self.floor = client, now, floor
+        self.cursor_newest = cursor.newest_post_time
+        # After the first backfill, the seller-post query catches replies the store wrote on Yahoo!.
+        self.seller_since = account.last_success_at if floor is None else None
+        self.progress: dict[str, int] = {}
+
+    def prepare(self) -> None:
+        """Nothing to learn before a pass (the refresh token's age is known from its issue)."""
+
+    def count(self) -> int:
+        """How many topics the store has (the list's summary count)."""
+        return self.client.list(1, 1).count
+
+    def snapshots(self, markers_of: MarkersOf) -> Iterator[Snapshot]:
+        """New or changed topics, newest customer post first."""
+        return scan(self.client, markers_of, floor=self.floor, cursor_newest=self.cursor_newest,
+                    seller_since=self.seller_since, now=self.now, progress=self.progress)
+
+    def advance(self, cursor: Any) -> None:
+        """Remember the newest customer post seen (never moving back)."""
+        cursor.newest_post_time = max(cursor.newest_post_time or 0, self.progress.get("newest") or 0) or None
+
+
 def _ts(value):
     return unix_seconds(value) if value is not None else None
 
 
-def marker(headline):
+def marker(headline: Headline) -> str:
     """What changes when a topic gets a new message: post times and the message count."""
     return f"{_ts(headline.user_post_time)}:{headline.message_count}:{_ts(headline.seller_post_time)}"
 
 
-def scan(client, markers_of, *, floor=None, cursor_newest=None, seller_since=None, now=None, progress=None):
+def scan(client: YahooClient, markers_of: MarkersOf, *, floor: dt.datetime | None = None,
+         cursor_newest: int | None = None, seller_since: dt.datetime | None = None, now: dt.datetime | None = None,
+         progress: dict[str, int] | None = None) -> Iterator[Snapshot]:
     """Snapshots of new or changed topics; `progress["newest"]` ends as the newest userPostTime seen.
 
     Stops at the first topic that is known, unchanged and not newer than the last complete
@@ -75,7 +107,7 @@ def _detail(client, topic_id):
         return None
 
 
-def snapshot(topic, mark, headline=None):
+def snapshot(topic: Topic, mark: str, headline: Headline | None = None) -> Snapshot:
     """A Snapshot (every message, oldest first) of one Yahoo! topic."""
     masked = topic.user_masked_id or (headline.user_masked_id if headline else None)
     common = dict(mall="yahoo", inquiry_id=topic.topic_id, customer_name=masked, customer_address=None,
@@ -95,7 +127,7 @@ def snapshot(topic, mark, headline=None):
     return Snapshot(topic.topic_id, mark, started, messages)
 
 
-def fetch_file(client, file, cap):
+def fetch_file(client: YahooClient, file: MallFile, cap: int) -> MallFile:
     """The file with its bytes, or with a note saying why it is not attached."""
     if file.size is not None and file.size > cap:
         return _note(file, f"{cap // 1024}KBを超えるため添付していません")

@@ -1,58 +1,73 @@
-"""Fixtures for the reply tests: smtp-in on a free port, a delivered inquiry, reply mails."""
+"""Plain helpers of the sync tests (the fixtures are in tests/sync/conftest.py): demo accounts on
+the fake mall, an inquiry polled into the outbox, an agent's reply mail and what came of it."""
 import email
+import smtplib
 from email import policy
 from email.message import EmailMessage
 
-import pytest
 from sqlalchemy import select
 
+from plugin.demo_malls import demo_account_values
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import poller
+from sync import accounts, poller
+from sync.fake_mall import world
 from sync.fake_mall.seed import DEMO_RAKUTEN
-from tests.smtp_server import free_port
 from sync.models import MallAccount
-from sync.reply_models import ReplyJob, ReplyMail
-from tests.sync.poller_helpers import add, rakuten_account, world, yahoo_account  # noqa: F401
+from sync.replies.models import ReplyJob, ReplyMail
 
+INBOX = "inbox@example.jp"
 AGENT = "agent@helpdesk.example"
 SHOP = DEMO_RAKUTEN["shop_id"]
 
 
-@pytest.fixture
-def smtp_in(app):
-    """The real smtp-in handler in an in-process aiosmtpd Controller; yields its port."""
-    from aiosmtpd.controller import Controller
+def add(mall, fn, *args):
+    """Call a fake-mall world function under its lock."""
+    with mall.state.lock:
+        return fn(mall.state, *args)
 
-    from sync.smtp_in import ReplyHandler, smtp_options
 
-    options = smtp_options(app, max_size=256 * 1024)
-    options["server_hostname"] = options.pop("hostname")
-    port = free_port()
-    controller = Controller(ReplyHandler(app), hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    yield port
-    controller.stop()
+def rakuten_account():
+    """The demo Rakuten shop as a mall account of the default shop (committed)."""
+    account = accounts.add("rakuten", "default", demo_account_values("rakuten"))
+    db.session.commit()
+    return account
+
+
+def yahoo_account():
+    """The demo Yahoo! store as a mall account of the default shop (committed)."""
+    account = accounts.add("yahoo", "default", demo_account_values("yahoo"))
+    db.session.commit()
+    return account
 
 
 def send(port, msg, rcpt=None, mail_from=AGENT):
     """Send with smtplib; returns the refused dict (empty when every recipient was accepted)."""
-    import smtplib
-
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         return client.send_message(msg, from_addr=mail_from, to_addrs=[rcpt] if rcpt else None)
+
+
+def _live(account):
+    account = db.session.get(MallAccount, account.id)
+    account.backfilled_at = account.created_at  # live mail, not a staged backfill
+    db.session.commit()
+    poller.poll_account(db.session.get(MallAccount, account.id))
+    return account
 
 
 def deliver_rakuten(mall, message="在庫はありますか？", **extra):
     """A customer inquiry on the fake mall, polled into the outbox; returns (account, mail, number)."""
     inq = add(mall, world.add_inquiry, {"shop_id": SHOP, "user_name": "山田 花子", "item_name": "有機緑茶 100g",
                                         "message": message, **extra})
-    account = rakuten_account()
-    account = db.session.get(MallAccount, account.id)
-    account.backfilled_at = account.created_at  # live mail, not a staged backfill
-    db.session.commit()
-    poller.poll_account(db.session.get(MallAccount, account.id))
+    account = _live(rakuten_account())
     return account, last_mail(), inq["inquiryNumber"]
+
+
+def deliver_yahoo(mall, body="在庫ありますか", **extra):
+    """A customer question on the fake Yahoo! store, polled into the outbox; returns (account, mail, topic id)."""
+    topic = add(mall, world.add_topic, {"title": "在庫について", "body": body, **extra})
+    account = _live(yahoo_account())
+    return account, last_mail(), topic["topicId"]
 
 
 def last_mail():
@@ -100,18 +115,3 @@ def posted(mall, kind=None):
     """What the fake mall received through its reply APIs."""
     with mall.state.lock:
         return [p for p in mall.state.posted if kind in (None, p["mall"])]
-
-
-__all__ = ["smtp_in", "send", "deliver_rakuten", "deliver_yahoo", "reply_to", "reply_address", "mails", "jobs", "posted",
-           "last_mail", "AGENT", "SHOP", "yahoo_account"]
-
-
-def deliver_yahoo(mall, body="在庫ありますか", **extra):
-    """A customer question on the fake Yahoo! store, polled into the outbox; returns (account, mail, topic id)."""
-    topic = add(mall, world.add_topic, {"title": "在庫について", "body": body, **extra})
-    account = yahoo_account()
-    account = db.session.get(MallAccount, account.id)
-    account.backfilled_at = account.created_at
-    db.session.commit()
-    poller.poll_account(db.session.get(MallAccount, account.id))
-    return account, last_mail(), topic["topicId"]

@@ -8,18 +8,29 @@ import base64
 import logging
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
-from sync.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, MallHttp, raise_for_status
-from sync.parse import Fields, unix_seconds
-from sync.rakuten import Download
-from sync.yahoo_errors import OK_STATUSES, TOKEN_CODES, extract_error, json_body
-from sync.yahoo_model import (MALL, Headline, PostResult, Topic, TopicPage, YahooFile, YahooMessage,  # noqa: F401
-                              find_key, parse_page, parse_post, parse_topic)
+from sync.malls.errors import InvalidRequest, MalformedResponse, MallAuthError, PermanentMallError
+from sync.malls.fields import Fields, unix_seconds
+from sync.malls.http import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientBase, Download, MallHttp, raise_for_status
+from sync.malls.yahoo.errors import OK_STATUSES, TOKEN_CODES, extract_error, json_body
+from sync.malls.yahoo.model import (
+    MALL,
+    Headline,
+    PostResult,
+    Topic,
+    TopicPage,
+    YahooFile,
+    find_key,
+    parse_page,
+    parse_post,
+    parse_topic,
+)
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 DEFAULT_API_BASE = "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1"
@@ -50,8 +61,6 @@ def load_public_key(pem):
     except ValueError:
         pass
     try:
-        from cryptography import x509
-
         return x509.load_pem_x509_certificate(data).public_key()
     except ValueError:
         pass
@@ -83,7 +92,7 @@ class YahooClient(ClientBase):
         plain = f"{self.seller_id}:{int(self.clock() if now is None else now)}".encode()
         return base64.b64encode(self.public_key.encrypt(plain, padding.PKCS1v15())).decode("ascii")
 
-    def refresh_access_token(self):
+    def refresh_access_token(self) -> Token:
         """Trade the refresh token for a new access token (MallAuthError when it has expired)."""
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode("ascii")
         reply = self.http.request("POST", self.auth_base + "/token",
@@ -153,8 +162,8 @@ class YahooClient(ClientBase):
         if status is not None and status is not True and str(status).strip().lower() != "ok":
             raise PermanentMallError(f"{what}: status {status}", mall=MALL, code="ng", reason=f"{what} → {status}")
 
-    def list(self, start=1, result=PAGE_SIZE, *, request_filter=None, date_type=None, start_date=None,
-             end_date=None, qa_type=None, is_private=None, category=None, sort=None, sort_order=None):
+    def list(self, start: int = 1, result: int = PAGE_SIZE, *, request_filter=None, date_type=None, start_date=None,
+             end_date=None, qa_type=None, is_private=None, category=None, sort=None, sort_order=None) -> TopicPage:
         """One page (≤ 20) of topics; by default newest customer post (userPostTime) first."""
         if not 1 <= result <= PAGE_SIZE or start < 1:
             raise InvalidRequest("bad paging", mall=MALL, code="paging", reason="resultは1〜20、startは1以上です。")
@@ -171,7 +180,7 @@ class YahooClient(ClientBase):
         params |= {k: v for k, v in optional.items() if v is not None}
         return parse_page(self._call("GET", "externalTalkList", params=params))
 
-    def iter_topics(self, **filters):
+    def iter_topics(self, **filters) -> Iterator[Headline]:
         """Every headline page after page (20 at a time) in the list's order, until the end."""
         start, previous = 1, None
         while True:
@@ -186,13 +195,13 @@ class YahooClient(ClientBase):
             if done:
                 return
 
-    def detail(self, topic_id):
+    def detail(self, topic_id: str) -> Topic:
         """One topic with all its messages."""
         topic_id = self._check_topic(topic_id)
         return parse_topic(self._call("GET", "externalTalkDetail",
                                       params={"sellerId": self.seller_id, "topicId": topic_id}), topic_id)
 
-    def post(self, topic_id, body, files=()):
+    def post(self, topic_id: str, body: str, files: Sequence[YahooFile] = ()) -> PostResult:
         """Post the store's message (≤ 2000 chars, LF newlines), optionally with uploaded files."""
         topic_id = self._check_topic(topic_id)
         text = body.replace("\r\n", "\n").replace("\r", "\n")
@@ -205,13 +214,13 @@ class YahooClient(ClientBase):
                                     "fileExt": f.file_ext or f.file_name.rsplit(".", 1)[-1].lower()} for f in files]
         return parse_post(self._call("POST", "externalTalkAdd", params={"topicId": topic_id}, json=payload), topic_id)
 
-    def mark_read(self, topic_id):
+    def mark_read(self, topic_id: str) -> None:
         """Mark the topic read by the store."""
         topic_id = self._check_topic(topic_id)
         self._ok(self._call("PUT", "externalTalkRead", params={"topicId": topic_id},
                             json={"sellerId": self.seller_id}, empty_ok=True), "read")
 
-    def complete(self, topic_id, reason=None):
+    def complete(self, topic_id: str, reason: int | None = None) -> None:
         """Complete the topic; reason 1 通常完了 (needs an API reply first), 2 電話, 3 メール, 4 同一質問, 5 回答不要."""
         topic_id = self._check_topic(topic_id)
         payload = {"sellerId": self.seller_id}
@@ -223,13 +232,13 @@ class YahooClient(ClientBase):
         self._ok(self._call("PUT", "externalTalkComplete", params={"topicId": topic_id}, json=payload,
                             empty_ok=True), "complete")
 
-    def make_private(self, topic_id):
+    def make_private(self, topic_id: str) -> None:
         """Make the topic private (needed before files can be attached)."""
         topic_id = self._check_topic(topic_id)
         self._ok(self._call("PUT", "externalTalkPrivate", params={"topicId": topic_id},
                             json={"sellerId": self.seller_id}, empty_ok=True), "private")
 
-    def upload(self, topic_id, filename, content, content_type=None):
+    def upload(self, topic_id: str, filename: str, content: bytes, content_type: str | None = None) -> YahooFile:
         """Upload a file for a later post (private topics only; JPEG/PNG/GIF/PDF)."""
         topic_id = self._check_topic(topic_id)
         ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -243,7 +252,7 @@ class YahooClient(ClientBase):
             raise MalformedResponse("upload returned no objectKey", mall=MALL)
         return YahooFile(str(find_key(data, "fileName") or filename), str(key), ext, len(content))
 
-    def download(self, object_key, *, max_bytes=10 * 1024 * 1024, filename=None):
+    def download(self, object_key: str, *, max_bytes: int = 10 * 1024 * 1024, filename: str | None = None) -> Download:
         """The bytes of a message file (ResponseTooLarge over max_bytes)."""
         reply = self._call("GET", "externalTalkFileDownload", params={"sellerId": self.seller_id, "key": object_key},
                            max_bytes=max_bytes, raw=True)
@@ -253,7 +262,7 @@ class YahooClient(ClientBase):
             json_body(reply)
         return Download(reply.content, ctype, filename or object_key.rsplit("/", 1)[-1])
 
-    def delete_file(self, object_key):
+    def delete_file(self, object_key: str) -> None:
         """Delete an uploaded file that was not posted yet."""
         self._ok(self._call("DELETE", "externalTalkFileDelete", params={"key": object_key, "sellerId": self.seller_id},
                             empty_ok=True), "delete")

@@ -4,8 +4,8 @@ WWW-Authenticate challenge, and error documents that arrive with a 2xx status.
 import re
 import xml.etree.ElementTree as ET
 
-from sync.errors import AUTH_CODES, MallAuthError, MalformedResponse, PermanentMallError
-from sync.yahoo_model import MALL
+from sync.malls.errors import AUTH_CODES, MalformedResponse, MallAuthError, PermanentMallError
+from sync.malls.yahoo.model import MALL
 
 _PX_CODE = re.compile(r"px-\d{5}")
 _CHALLENGE_ERROR = re.compile(r'error="?([A-Za-z_]+)')

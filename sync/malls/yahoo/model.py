@@ -1,8 +1,8 @@
 """Yahoo! Shopping store Q&A (externalTalk*) data: dataclasses and tolerant parsing."""
 from dataclasses import dataclass, field
 
-from sync.errors import MalformedResponse
-from sync.parse import Fields, clean_line
+from sync.malls.errors import MalformedResponse
+from sync.malls.fields import Fields, clean_line
 
 MALL = "yahoo"
 

@@ -2,6 +2,7 @@
 import re
 
 from plugin import settings
+from plugin.queue import read_schedule, schedule_setting
 
 SECTION = "replies"
 
@@ -31,6 +32,9 @@ SETTINGS = [settings.section(
     settings.setting("replies.quote_markers", type="text", default=None,
                      label="引用の開始行（1行に1つ）",
                      help="返信メールでこの文字列から始まる行以降を引用として取り除きます。ヘルプデスク独自の引用見出しを追加するときに使います。"),
+    schedule_setting("replies.backoff_minutes", label="モールへの再送間隔（分、カンマ区切り）",
+                     help="モールが一時的に応答しないとき、返信・完了・既読の1回目・2回目…の再送までの待ち時間。"
+                          "値の数が再送回数です（4回以上）。使い切るとモールへの送信は失敗になり、管理画面から再送できます。"),
 )]
 
 
@@ -42,3 +46,8 @@ def get(key):
 def quote_markers():
     """Extra lines that start a quoted block, from the admin setting."""
     return tuple(line.strip() for line in (get("quote_markers") or "").splitlines() if line.strip())
+
+
+def schedule():
+    """The retry schedule of mall writes in minutes; a broken stored value falls back to the default."""
+    return read_schedule("replies.backoff_minutes")

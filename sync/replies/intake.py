@@ -9,14 +9,15 @@ import datetime as dt
 import logging
 import re
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from plugin import clock, compose
 from plugin.extensions import db
-from sync import mailer, reply_bounce, reply_options, reply_parse, reply_queue, reply_rules
+from sync import identity
 from sync.models import InboundMessage, MallAccount, MallInquiry
-from sync.reply_models import ReplyJob, ReplyMail
+from sync.replies import bounce, options, parse, queue
+from sync.replies.models import ReplyJob, ReplyMail
+from sync.replies.parse import Parsed
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 _ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.I)
@@ -31,19 +32,18 @@ class Rejected(Exception):
         self.problems = list(problems)
 
 
-def account_for_recipient(address):
+def account_for_recipient(address: str) -> MallAccount | None:
     """The enabled MallAccount a signed reply address names, else None (forged, foreign, disabled)."""
-    found = mailer.read_reply_address(address)
+    found = identity.read_reply_address(address)
     if found is None:
         return None
-    mall, account_id, _key = found
-    account = db.session.get(MallAccount, account_id)
-    if account is None or not account.enabled or account.mall != mall:
+    account = db.session.get(MallAccount, found.account_id)
+    if account is None or not account.enabled or account.mall != found.mall:
         return None
     return account
 
 
-def store(raw, *, rcpt, mail_from=None, peer=None):
+def store(raw: bytes, *, rcpt: str, mail_from: str | None = None, peer: str | None = None) -> int:
     """Write the raw mail before anything else (committed); returns the row id."""
     row = ReplyMail(raw=raw, size=len(raw), rcpt=rcpt[:512], mail_from=(mail_from or "")[:512] or None,
                     peer=(peer or "")[:255] or None, state="received", received_at=clock.now())
@@ -52,7 +52,7 @@ def store(raw, *, rcpt, mail_from=None, peer=None):
     return row.id
 
 
-def loop_reason(parsed, mail_from):
+def loop_reason(parsed: Parsed, mail_from: str | None) -> str | None:
     """Why this mail is an auto-reply or a loop (never to be posted or answered), else None."""
     h = parsed.headers
     auto = h.get("auto-submitted", "").strip().lower()
@@ -66,8 +66,7 @@ def loop_reason(parsed, mail_from):
             return f"{name}: {h[name]}"
     if h.get("x-mallbridge-mall"):
         return "mallbridge's own mail came back"
-    domain = current_app.config["REPLY_DOMAIN"].lower()
-    if parsed.message_id.lower().rstrip(">").endswith("@" + domain):
+    if identity.is_own_message_id(parsed.message_id):
         return f"own Message-ID {parsed.message_id}"
     if mail_from is not None and mail_from.strip() in ("", "<>"):
         return "null envelope sender (delivery status notification)"
@@ -86,7 +85,7 @@ def _completed(account_id, inquiry_id):
         ReplyJob.state.in_(("queued", "posting", "posted", "failed"))).limit(1)) is not None
 
 
-def find_inquiry(account, key, refs):
+def find_inquiry(account: MallAccount, key: str, refs: list[str]) -> MallInquiry:
     """The MallInquiry a reply answers: from our Message-IDs in In-Reply-To/References, else the
     customer's only open inquiry; Rejected (with how to reply in the thread) otherwise."""
     if refs:
@@ -118,16 +117,16 @@ def _rate_limited(account_id):
     since = clock.now() - dt.timedelta(hours=1)
     count = db.session.scalar(select(func.count(ReplyJob.id)).where(
         ReplyJob.account_id == account_id, ReplyJob.kind == "reply", ReplyJob.created_at >= since))
-    limit = reply_options.get("max_per_hour")
+    limit = options.get("max_per_hour")
     return count >= limit, limit
 
 
-def process(mail_id):
+def process(mail_id: int) -> str | None:
     """Run intake on one stored mail (committed); returns its new state."""
     row = db.session.get(ReplyMail, mail_id)
     if row is None or row.state != "received":
         return row.state if row else None
-    parsed = reply_parse.parse_bytes(row.raw, reply_options.quote_markers())
+    parsed = parse.parse_bytes(row.raw, options.quote_markers())
     row.sender, row.subject = (parsed.sender or "")[:254] or None, compose.clean_header(parsed.subject)
     row.message_id, row.text = parsed.message_id[:255] or None, parsed.text
     row.processed_at = clock.now()
@@ -145,7 +144,7 @@ def process(mail_id):
     try:
         job = _accept(row, parsed)
     except Rejected as exc:
-        reply_bounce.bounce(row, exc.problems)
+        bounce.bounce(row, exc.problems)
     else:
         row.state, row.problem = "accepted", None
         log.info("reply mail %s → job %s (%s %s)", row.id, job.id, job.kind, job.inquiry_id)
@@ -161,30 +160,29 @@ def _duplicate(row):
         ReplyMail.state.in_(("accepted", "bounced"))).limit(1)) is not None
 
 
-def _accept(row, parsed):
-    found = mailer.read_reply_address(row.rcpt)
+def _accept(row: ReplyMail, parsed: Parsed) -> ReplyJob:
     account = account_for_recipient(row.rcpt)
     if account is None:
         raise Rejected("返信先のモールアカウントが無効になっているか、返信用アドレスが正しくありません。")
     row.account_id = account.id
-    inquiry = find_inquiry(account, found[2], parsed.references)
+    inquiry = find_inquiry(account, identity.read_reply_address(row.rcpt).customer_key, parsed.references)
     row.inquiry_id = inquiry.inquiry_id
     if not parsed.text.strip() and not parsed.files:
         if parsed.complete:
-            return reply_queue.enqueue_complete(account.id, inquiry.inquiry_id, actor=row.sender, mail_id=row.id)
+            return queue.enqueue_complete(account.id, inquiry.inquiry_id, actor=row.sender, mail_id=row.id)
         raise Rejected("返信本文が空です。引用部分の上に返信を書いてください。")
     limited, limit = _rate_limited(account.id)
     if limited:
         raise Rejected(f"このモールアカウントへの返信が1時間に{limit}件を超えたため、送信を止めました。"
                        "誤送信やメールのループでないか確認し、しばらくしてからもう一度返信してください。")
-    result = reply_rules.check(account.mall, parsed.text, parsed.files)
+    result = account.adapter.check_reply(parsed.text, parsed.files)
     if result.problems:
         raise Rejected(*result.problems)
-    return reply_queue.enqueue_reply(account.id, inquiry.inquiry_id, result.text, result.files,
+    return queue.enqueue_reply(account.id, inquiry.inquiry_id, result.text, result.files,
                                      complete_after=parsed.complete, mail_id=row.id, actor=row.sender)
 
 
-def process_pending(older_than_seconds=300, limit=100):
+def process_pending(older_than_seconds: int = 300, limit: int = 100) -> int:
     """Intake for mails left `received` (smtp-in crashed after storing); returns how many."""
     cutoff = clock.now() - dt.timedelta(seconds=older_than_seconds)
     ids = list(db.session.scalars(select(ReplyMail.id).where(ReplyMail.state == "received",
@@ -194,14 +192,14 @@ def process_pending(older_than_seconds=300, limit=100):
     for mail_id in ids:
         try:
             process(mail_id)
-        except Exception:  # noqa: BLE001 - one broken mail must not block the rest
+        except Exception:  # one broken mail must not block the rest
             log.exception("reply mail %s: intake failed", mail_id)
             db.session.rollback()
             note_failure(mail_id)
     return len(ids)
 
 
-def note_failure(mail_id):
+def note_failure(mail_id: int) -> None:
     """Mark a mail whose intake crashed, so the admin sees it and the sweep does not loop on it."""
     row = db.session.get(ReplyMail, mail_id)
     if row is not None and row.state == "received":

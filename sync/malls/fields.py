@@ -7,7 +7,7 @@ what cannot be understood.
 import datetime as dt
 import re
 
-from sync.errors import MalformedResponse
+from sync.malls.errors import MalformedResponse
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 # C0 and C1 controls (NEL \x85 included) and the Unicode line/paragraph separators: all of
@@ -120,7 +120,7 @@ def parse_mall_time(value):
     if isinstance(value, (int, float)):
         seconds = value / 1000 if abs(value) >= _MILLIS_FROM else value
         try:
-            return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).astimezone(JST)
+            return dt.datetime.fromtimestamp(int(seconds), dt.UTC).astimezone(JST)
         except (OverflowError, OSError):  # callers catch ValueError only
             raise ValueError(f"time {value!r:.40} out of range") from None
     text = str(value).strip()
@@ -140,12 +140,12 @@ def jst_naive(value):
     Naive input is taken as UTC, the project's storage convention (plugin.clock).
     """
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(JST).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def unix_seconds(value):
     """A datetime (naive = UTC) as integer UNIX seconds, as Yahoo expects."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp())

@@ -3,19 +3,21 @@ not posted and what to fix. Marked Auto-Submitted so helpdesks do not answer it,
 our own reply domain, and limited per sender so a misconfigured helpdesk cannot start a storm.
 """
 import datetime as dt
+from email.message import EmailMessage
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from plugin import clock, compose, outbox
 from plugin.extensions import db
-from sync.models import MALL_LABELS, MallAccount
-from sync.reply_models import ReplyMail
+from sync import malls
+from sync.models import MallAccount
+from sync.replies.models import ReplyMail
 
 BOUNCES_PER_SENDER_HOUR = 10
 
 
-def bounce(row, problems):
+def bounce(row: ReplyMail, problems: list[str]) -> None:
     """Mark the mail bounced and queue the Japanese bounce to its sender (not committed)."""
     row.state, row.problem = "bounced", "\n".join(problems)
     to = row.sender if row.sender and "@" in row.sender else None
@@ -40,10 +42,10 @@ def bounce(row, problems):
                    dedupe_key=f"reply-bounce:{row.id}")
 
 
-def bounce_message(row, problems, to):
+def bounce_message(row: ReplyMail, problems: list[str], to: str) -> EmailMessage:
     """The Japanese mail that tells the agent why the reply was not posted and what to fix."""
     account = db.session.get(MallAccount, row.account_id) if row.account_id else None
-    mall = MALL_LABELS.get(account.mall, account.mall) if account else "モール"
+    mall = malls.label(account.mall) if account else "モール"
     lines = [f"この返信は{mall}のお客様に送っていません。次の点を直して、もう一度同じスレッドで返信してください。", ""]
     lines += [f"・{p}" for p in problems]
     lines += ["", "─" * 30, "受け取った返信（引用部分を除いた本文）:", "", row.text or "（本文なし）"]
