@@ -28,7 +28,7 @@ def base_subject(shop_id: int, msg: MallMessage) -> str:
                            "item_name": msg.item_name or "", "id": msg.inquiry_id}}
     try:
         subject, _ = mail_templates.render(shop_id, "mall_subject", context)
-    except Exception:  # a broken shop template must not stop mail; use the default
+    except Exception:  # noqa: BLE001 - a broken shop template must not stop mail; use the default
         subject = ""
     if not compose.clean_header(subject):
         label = context["mall"]["label"]
@@ -45,7 +45,7 @@ def _when(value):
     if value is None:
         return "-"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(clock.JST).strftime("%Y-%m-%d %H:%M")
 
 

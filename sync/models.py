@@ -4,8 +4,7 @@ Secrets (Rakuten serviceSecret/licenseKey, Yahoo! client secret, tokens, public 
 as plugin.crypto tokens in `*_enc` columns and read through the properties below, so no code
 path sees the ciphertext by accident and `mallbridge secrets rotate` re-encrypts them.
 """
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin import clock, crypto

@@ -6,11 +6,11 @@ from sqlalchemy import select
 from plugin import audit
 from plugin.admin import bp, menu_entry
 from plugin.extensions import db
+from plugin.invalid import InvalidInput
 from plugin.models import Shop
 from sync import accounts, expiry, malls, status
 from sync.malls import LABELS as MALL_LABELS
 from sync.models import MallAccount
-from plugin.invalid import InvalidInput
 
 
 def _account_or_404(account_id):

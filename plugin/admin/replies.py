@@ -8,8 +8,7 @@ from plugin.errors import error_response
 from plugin.extensions import db
 from sync.replies import intake
 from sync.replies import queue as reply_queue
-from sync.replies.models import (JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, MAIL_STATES, ReplyJob,
-                                 ReplyMail)
+from sync.replies.models import JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, MAIL_STATES, ReplyJob, ReplyMail
 
 PAGE = 50
 

@@ -6,11 +6,11 @@ from sqlalchemy import select
 from plugin import audit
 from plugin.admin import bp
 from plugin.extensions import db
+from plugin.invalid import InvalidInput
 from plugin.models import Shop
 from sync import routing
 from sync.malls import LABELS as MALL_LABELS
 from sync.models import RoutingRule
-from plugin.invalid import InvalidInput
 
 FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")
 

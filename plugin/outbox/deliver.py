@@ -23,7 +23,7 @@ def _short(code, text):
 
 
 def _record(row, now, outcome, code=None, text=None, details=None):
-    row.new_attempts.append(dict(at=now, outcome=outcome, code=code, text=text, details=details))
+    row.new_attempts.append({"at": now, "outcome": outcome, "code": code, "text": text, "details": details})
 
 
 def _finish_failed(row: Claimed, now: dt.datetime, error: str, schedule: Sequence[int]) -> str:

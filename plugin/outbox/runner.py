@@ -120,7 +120,7 @@ class Runner(Worker):
             self.smtp.failed(exc, "SMTP server unreachable, holding mail until it answers")
             self._note_outage(oid, exc)
             return False
-        except Exception as exc:  # noqa: BLE001 - a bug in one row must not stop the worker
+        except Exception as exc:
             log.exception("outbox %s: unexpected error, moving it to dead", oid)
             db.session.rollback()
             self.conn.close()  # the session may be mid-command
@@ -159,7 +159,7 @@ class Runner(Worker):
             QUEUE.dead_letter(row, now, exc)
             db.session.add(OutboxAttempt(outbox_id=oid, at=now, outcome="error", text=row.last_error))
             db.session.commit()
-        except Exception:  # noqa: BLE001 - the lease will bring the row back later
+        except Exception:
             log.exception("outbox %s: could not record the error", oid)
             db.session.rollback()
 

@@ -33,9 +33,9 @@ def authenticate():
     except (binascii.Error, UnicodeDecodeError):
         secret = key = None
     for shop in st.shops.values():
-        if header.startswith("ESA ") and shop.service_secret == secret and shop.license_key == key:
-            if shop.expires_at > st.now():
-                return shop
+        if (header.startswith("ESA ") and shop.service_secret == secret and shop.license_key == key
+                and shop.expires_at > st.now()):
+            return shop
     raise rms_error(401, "GA0001", "Un-Authorised")
 
 

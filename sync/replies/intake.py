@@ -20,8 +20,8 @@ from sync.replies.models import ReplyJob, ReplyMail
 from sync.replies.parse import Parsed
 
 log = logging.getLogger(f"mallbridge.{__name__}")
-_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.I)
-_DAEMONS = re.compile(r"^(mailer-daemon|postmaster)$", re.I)
+_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)([+-].*)?$", re.IGNORECASE)
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster)$", re.IGNORECASE)
 
 
 class Rejected(Exception):

@@ -15,15 +15,15 @@ from html.parser import HTMLParser
 
 COMPLETE_COMMANDS = ("#完了", "＃完了")
 _ORIGINAL = re.compile(r"^\s*-{3,}\s*(original message|元のメッセージ|転送されたメッセージ|forwarded message)\s*-{3,}\s*$",
-                       re.I)
-_ON_WROTE = re.compile(r"^\s*(on\s.+|\d{4}[/年-].+)\swrote\s*:\s*$", re.I)
-_ON_START = re.compile(r"^\s*on\s.{6,}", re.I)
+                       re.IGNORECASE)
+_ON_WROTE = re.compile(r"^\s*(on\s.+|\d{4}[/年-].+)\swrote\s*:\s*$", re.IGNORECASE)
+_ON_START = re.compile(r"^\s*on\s.{6,}", re.IGNORECASE)
 _JA_WROTE = re.compile(r"(さんは書きました|さんが書きました|のメッセージ|wrote)\s*[:：]\s*$")
 # Gmail (JA): "2026年11月23日(月) 10:00 山田 花子 <r+…@reply.example.jp>:" followed by quoted lines.
 _JA_DATE_START = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日")
 _JA_DATE = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日.*[:：]\s*$")
-_HEADER_BLOCK = re.compile(r"^\s*\*?(差出人|送信者|From)\s*\*?\s*[:：]", re.I)
-_HEADER_FOLLOW = re.compile(r"^\s*\*?(送信日時|日時|送信日|Sent|Date|宛先|To|件名|Subject|CC)\s*\*?\s*[:：]", re.I)
+_HEADER_BLOCK = re.compile(r"^\s*\*?(差出人|送信者|From)\s*\*?\s*[:：]", re.IGNORECASE)
+_HEADER_FOLLOW = re.compile(r"^\s*\*?(送信日時|日時|送信日|Sent|Date|宛先|To|件名|Subject|CC)\s*\*?\s*[:：]", re.IGNORECASE)
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 # Our own mail (sync.mailer.body): a rule line and the facts block. A helpdesk that quotes
 # without `>` leaves these; nothing an agent writes starts like this.
@@ -118,7 +118,7 @@ def _text_of(part):
 
 
 class _HtmlText(HTMLParser):
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr", "pre"}
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr", "pre"})
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -190,7 +190,7 @@ def _attribution_at(lines, i):
     if _ON_WROTE.match(line) or (_JA_WROTE.search(line) and not _is_quote(line)):
         return 1
     nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    if _ON_START.match(line) and re.match(r"^\s*\S*.*wrote\s*:\s*$", nxt, re.I) and len(nxt) < 120:
+    if _ON_START.match(line) and re.match(r"^\s*\S*.*wrote\s*:\s*$", nxt, re.IGNORECASE) and len(nxt) < 120:
         return 2
     if _JA_DATE.match(line) and (i + 1 >= len(lines) or _is_quote(nxt) or not nxt.strip()):
         return 1

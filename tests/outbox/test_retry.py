@@ -3,8 +3,7 @@ import datetime as dt
 
 import pytest
 
-from plugin.retry import (DEFAULT_SCHEDULE, backoff, jitter, next_attempt, parse_schedule, retryable,
-                          should_retry)
+from plugin.retry import DEFAULT_SCHEDULE, backoff, jitter, next_attempt, parse_schedule, retryable, should_retry
 from plugin.smtp import classify
 
 

@@ -5,7 +5,6 @@ from sync.models import MallAccount
 from tests.conftest import csrf_token
 
 
-
 def _add_rakuten(runner, key=DEMO_RAKUTEN["license_key"]):
     return runner.invoke(args=["accounts", "add", "rakuten", "--shop", "default", "--shop-id",
                                str(DEMO_RAKUTEN["shop_id"]), "--service-secret", DEMO_RAKUTEN["service_secret"],

@@ -8,18 +8,26 @@ import sys
 import pytest
 import requests
 
-from sync.malls.http import RetryPolicy
-from sync.malls.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError, RateLimited, \
-    TemporaryMallError
-from sync.fake_mall.seed import DEMO_RAKUTEN as R, DEMO_YAHOO as Y, add_demo_accounts, demo_public_key_pem
+from sync.fake_mall.seed import DEMO_RAKUTEN as R
+from sync.fake_mall.seed import DEMO_YAHOO as Y
+from sync.fake_mall.seed import add_demo_accounts, demo_public_key_pem
 from sync.fake_mall.server import FakeMallServer
 from sync.fake_mall.state import FakeMallState
 from sync.fake_mall.world import add_inquiry, add_topic
+from sync.malls.errors import (
+    InvalidRequest,
+    MalformedResponse,
+    MallAuthError,
+    PermanentMallError,
+    RateLimited,
+    TemporaryMallError,
+)
 from sync.malls.fields import JST
+from sync.malls.http import RetryPolicy
 from sync.malls.rakuten.client import RakutenClient, esa_header
 from sync.malls.yahoo.client import YahooClient
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -312,10 +320,10 @@ def test_rakuten_faults(mall, rakuten, fault, error):
 def test_timeout_fault(mall):
     """A stalled response beyond the read timeout is a TemporaryMallError(timeout)."""
     control(mall, "POST", "/faults", json={"kind": "timeout", "delay": 0.6, "mall": "rakuten"})
-    with RakutenClient(R["service_secret"], R["license_key"], R["shop_id"], timeout=(1.0, 0.2), rate=None,
-                       base_url=mall.bases["MALLBRIDGE_RAKUTEN_API_BASE"]) as client:
-        with pytest.raises(TemporaryMallError) as err:
-            client.count(now() - dt.timedelta(days=1), now())
+    with (RakutenClient(R["service_secret"], R["license_key"], R["shop_id"], timeout=(1.0, 0.2), rate=None,
+                        base_url=mall.bases["MALLBRIDGE_RAKUTEN_API_BASE"]) as client,
+          pytest.raises(TemporaryMallError) as err):
+        client.count(now() - dt.timedelta(days=1), now())
     assert err.value.code == "timeout"
 
 

@@ -13,10 +13,10 @@ def _parsed(mail):
 
 
 def _msg(**kw):
-    base = dict(mall="rakuten", inquiry_id="391234-20261120-1", message_id="q", sender="customer",
-                text="在庫は\nありますか", customer_name="山田 花子", customer_identity="abc@pc.fw.rakuten.ne.jp",
-                inquiry_type="受注問い合わせ", category="配送", item_name="有機緑茶 100g",
-                order_number="391234-20261120-0001")
+    base = {"mall": "rakuten", "inquiry_id": "391234-20261120-1", "message_id": "q", "sender": "customer",
+                "text": "在庫は\nありますか", "customer_name": "山田 花子", "customer_identity": "abc@pc.fw.rakuten.ne.jp",
+                "inquiry_type": "受注問い合わせ", "category": "配送", "item_name": "有機緑茶 100g",
+                "order_number": "391234-20261120-0001"}
     base.update(kw)
     return MallMessage(**base)
 

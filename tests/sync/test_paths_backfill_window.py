@@ -6,9 +6,9 @@ from plugin import settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
+from sync.fake_mall import world
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import MallAccount
-from sync.fake_mall import world
 from tests.sync.helpers import add, rakuten_account, yahoo_account
 
 

@@ -9,12 +9,11 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import mailer, own_replies, poller
+from sync.fake_mall import world
+from sync.models import InboundMessage, MallAccount
 from sync.replies import post
 from sync.replies import queue as reply_queue
-from sync.models import InboundMessage, MallAccount
-from sync.fake_mall import world
-from tests.sync.helpers import add, yahoo_account
-from tests.sync.helpers import deliver_rakuten, deliver_yahoo, posted
+from tests.sync.helpers import add, deliver_rakuten, deliver_yahoo, posted, yahoo_account
 
 OWN_TEXT = "お問い合わせありがとうございます。\n在庫ございます。"
 DIRECT_TEXT = "ストアの管理画面から追記です。\n本日発送いたしました。"

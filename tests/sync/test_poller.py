@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
+from sync.fake_mall import world
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import InboundMessage, MallAccount, SyncCursor
-from sync.fake_mall import world
 from tests.sync.helpers import INBOX, add, rakuten_account, yahoo_account
 
 SHOP = DEMO_RAKUTEN["shop_id"]
@@ -15,7 +15,7 @@ SHOP = DEMO_RAKUTEN["shop_id"]
 
 @pytest.fixture(autouse=True)
 def _never_sleep(slept):
-    """Every test here records the poller's retry waits instead of sleeping (see poller_helpers.slept)."""
+    """Every test here records the poller's retry waits instead of sleeping (the `slept` fixture in conftest.py)."""
     return slept
 
 

@@ -8,11 +8,10 @@ from plugin import settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
-from sync.replies import queue as reply_queue
-from sync.models import MallAccount, OwnReply
 from sync.fake_mall import world
-from tests.sync.helpers import add
-from tests.sync.helpers import AGENT, deliver_rakuten, jobs, mails, posted, reply_address, reply_to, send
+from sync.models import MallAccount, OwnReply
+from sync.replies import queue as reply_queue
+from tests.sync.helpers import AGENT, add, deliver_rakuten, jobs, mails, posted, reply_address, reply_to, send
 
 GMAIL_QUOTE = ("\n\n2026年11月23日(月) 12:00 山田 花子 <{addr}>:\n\n> 在庫はありますか？\n>\n> 山田\n")
 

@@ -5,8 +5,17 @@ import email.utils
 import pytest
 
 from plugin.retry import should_retry
-from sync.malls.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound,
-                               PermanentMallError, RateLimited, ResponseTooLarge, TemporaryMallError)
+from sync.malls.errors import (
+    Conflict,
+    InvalidRequest,
+    MalformedResponse,
+    MallAuthError,
+    NotFound,
+    PermanentMallError,
+    RateLimited,
+    ResponseTooLarge,
+    TemporaryMallError,
+)
 from sync.malls.http import Pacer, in_pass_wait, parse_retry_after
 from sync.poller import retry_delay
 

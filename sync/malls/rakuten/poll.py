@@ -114,12 +114,12 @@ def _marker(inquiry):
 
 def snapshot(inquiry: Inquiry) -> Snapshot:
     """A Snapshot (every message, oldest first) of one Rakuten inquiry."""
-    common = dict(mall="rakuten", inquiry_id=inquiry.number, customer_name=inquiry.user_name,
-                  customer_address=inquiry.user_mask_email,
-                  customer_identity=inquiry.user_mask_email or inquiry.user_name or inquiry.number,
-                  inquiry_type=inquiry.type, category=inquiry.category or None, title=None,
-                  item_name=inquiry.item_name, item_url=inquiry.item_url, item_code=inquiry.item_number,
-                  order_number=inquiry.order_number)
+    common = {"mall": "rakuten", "inquiry_id": inquiry.number, "customer_name": inquiry.user_name,
+                  "customer_address": inquiry.user_mask_email,
+                  "customer_identity": inquiry.user_mask_email or inquiry.user_name or inquiry.number,
+                  "inquiry_type": inquiry.type, "category": inquiry.category or None, "title": None,
+                  "item_name": inquiry.item_name, "item_url": inquiry.item_url, "item_code": inquiry.item_number,
+                  "order_number": inquiry.order_number}
     messages = []
     for item in inquiry.messages:
         files = tuple(MallFile(a.label or "attachment", a.path) for a in item.attachments)

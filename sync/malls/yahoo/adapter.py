@@ -156,8 +156,8 @@ class YahooAdapter(MallAdapter):
         if not text.strip():
             problems = [EMPTY]
         elif len(text) > MAX_BODY:
-            problems = [f"Yahoo!ショッピングの返信は{MAX_BODY}文字までです。本文が{len(text)}文字あります。"
-                        f"{len(text) - MAX_BODY}文字以上短くしてください。"]
+            problems = [(f"Yahoo!ショッピングの返信は{MAX_BODY}文字までです。本文が{len(text)}文字あります。"
+                        f"{len(text) - MAX_BODY}文字以上短くしてください。")]
         else:
             problems = []
         kept, file_problems = check_files(list(files), limit=MAX_FILES, label="Yahoo!ショッピング")

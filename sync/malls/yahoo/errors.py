@@ -22,7 +22,7 @@ def extract_error(reply):
     text = reply.text.strip()
     code = reason = None
     if text.startswith("<"):
-        code, reason, parsed = _xml_error(reply.content.strip())
+        code, reason, _parsed = _xml_error(reply.content.strip())
         if not (code or reason):  # broken XML, or an HTML page: keep its start for the log
             reason = text[:200]
     elif text:

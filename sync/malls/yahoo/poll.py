@@ -110,12 +110,12 @@ def _detail(client, topic_id):
 def snapshot(topic: Topic, mark: str, headline: Headline | None = None) -> Snapshot:
     """A Snapshot (every message, oldest first) of one Yahoo! topic."""
     masked = topic.user_masked_id or (headline.user_masked_id if headline else None)
-    common = dict(mall="yahoo", inquiry_id=topic.topic_id, customer_name=masked, customer_address=None,
+    common = {"mall": "yahoo", "inquiry_id": topic.topic_id, "customer_name": masked, "customer_address": None,
                   # Masked IDs ("ab***") are not unique, so the topic itself is the customer.
-                  customer_identity=topic.topic_id,
-                  inquiry_type=QA_TYPES.get(topic.qa_type or "", "ストアへの質問"),
-                  category=topic.category_name, title=topic.title or (headline.title if headline else None),
-                  item_name=None, item_url=None, item_code=topic.item_code, order_number=topic.order_id)
+                  "customer_identity": topic.topic_id,
+                  "inquiry_type": QA_TYPES.get(topic.qa_type or "", "ストアへの質問"),
+                  "category": topic.category_name, "title": topic.title or (headline.title if headline else None),
+                  "item_name": None, "item_url": None, "item_code": topic.item_code, "order_number": topic.order_id}
     messages = []
     for item in topic.messages:
         files = tuple(MallFile(f.file_name or f.object_key.rsplit("/", 1)[-1], f.object_key, f.file_size,
