@@ -78,11 +78,10 @@ def backfill(args, key):
 
 def latency(args, key):
     """Phase 2; returns (lines of figures, ok)."""
-    import sync.options  # noqa: F401  (declares the sync settings)
-    from plugin.settings import declaration
     from sync.fake_mall.world import add_inquiry
+    from sync.options import SETTINGS
 
-    poll = declaration("sync.poll_seconds").default
+    poll = next(d.default for section in SETTINGS for d in section.settings if d.key == "sync.poll_seconds")
     url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-sync-lat-')}/sync.db"
     mall = start_mall(rate_limit=args.mall_rate_limit or None)
     controller, sink, port = start_sink(keep=True)
