@@ -15,10 +15,9 @@ from plugin.forms.service import SETTINGS as FORM_SETTINGS
 from plugin.outbox import cli as outbox_cli
 from plugin.outbox.options import SETTINGS as OUTBOX_SETTINGS
 from sync import cli as sync_cli
-from sync import commands as sync_commands
-from sync import complete_views
 from sync.options import SETTINGS as SYNC_SETTINGS
-from sync.reply_options import SETTINGS as REPLY_SETTINGS
+from sync.replies import views as complete_views
+from sync.replies.options import SETTINGS as REPLY_SETTINGS
 
 BLUEPRINTS = [
     auth.bp,  # /login, /logout
@@ -44,8 +43,7 @@ COMMANDS = [
     *admin_cli.COMMANDS,  # helpdesk, secrets
     *outbox_cli.COMMANDS,  # outbox run/list/release/requeue/discard
     *forms_cli.COMMANDS,  # forms add/list
-    *sync_cli.COMMANDS,  # fake-mall, smtp-in
-    *sync_commands.COMMANDS,  # accounts, sync run
+    *sync_cli.COMMANDS,  # accounts, sync run, smtp-in, fake-mall
 ]
 
 SETTINGS = [

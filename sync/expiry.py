@@ -1,7 +1,7 @@
 """Expiry of mall credentials: reminder mails 14, 7, 3 and 1 days ahead, and dashboard warnings.
 
-Rakuten license keys live 90 days (the expiry endpoint tells the date); Yahoo! refresh tokens
-4 weeks from issue. Each reminder is recorded (account, kind, expiry, days), so a restart or
+Which credential expires and when is the mall adapter's business (Rakuten license keys live 90
+days and the expiry endpoint tells the date; Yahoo! refresh tokens 4 weeks from issue). Each reminder is recorded (account, kind, expiry, days), so a restart or
 a second worker never repeats one, and a renewed key starts a fresh series.
 """
 import datetime as dt
@@ -12,13 +12,11 @@ from sqlalchemy import select
 from plugin import clock, compose, outbox
 from plugin.extensions import db
 from plugin.models import User
-from sync import accounts, options
-from sync.models import MALL_LABELS, MallAccount, ReminderSent
+from sync import accounts, malls, options
+from sync.models import MallAccount, ReminderSent
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 DAYS = (14, 7, 3, 1)
-KINDS = {"license key": ("license_key", "楽天のライセンスキー（licenseKey）"),
-         "refresh token": ("refresh_token", "Yahoo!のリフレッシュトークン")}
 
 
 def recipients():
@@ -44,8 +42,8 @@ def check_account(account, now=None):
     expiry = accounts.expiry_of(account)
     if expiry is None:
         return None
-    what, expires_at = expiry
-    kind, label = KINDS[what]
+    expires_at = expiry[1]
+    kind, label = account.adapter.credential.kind, account.adapter.credential.label
     step = due_threshold(expires_at, now)
     if step is None:
         return None
@@ -68,11 +66,8 @@ def check_account(account, now=None):
 def _send(account, label, expires_at, step, to):
     when = clock.to_jst(expires_at).strftime("%Y-%m-%d %H:%M")
     head = "期限が切れました" if step == 0 else f"期限まであと{step}日です"
-    mall = MALL_LABELS.get(account.mall, account.mall)
-    how = ("RMS › WEB APIサービス で新しいlicenseKeyを発行し、`mallbridge accounts renew "
-           f"{account.id} --license-key 新しいキー` または管理画面のモールアカウントで更新してください。"
-           if account.mall == "rakuten" else
-           "ストアクリエイターProで再認可して新しいリフレッシュトークンを取得し、管理画面のモールアカウントで更新してください。")
+    mall = malls.label(account.mall)
+    how = account.adapter.renew_how(account)
     body = (f"{account.shop.name}（{mall} {account.external_id}）の{label}の{head}。\n\n"
             f"有効期限: {when}（日本時間）\n\n{how}\n\n"
             "期限が切れると、このアカウントの問い合わせ取り込みは停止します。更新後、停止中の問い合わせもまとめて取り込みます。\n")
@@ -105,7 +100,7 @@ def warnings():
         if expiry is None:
             continue
         step = due_threshold(expiry[1], now)
-        label = KINDS[expiry[0]][1]
+        label = account.adapter.credential.label
         if step == 0:
             lines.append(f"{name}: {label}の有効期限が切れています。")
         elif step is not None:

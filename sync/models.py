@@ -4,15 +4,14 @@ Secrets (Rakuten serviceSecret/licenseKey, Yahoo! client secret, tokens, public 
 as plugin.crypto tokens in `*_enc` columns and read through the properties below, so no code
 path sees the ciphertext by accident and `mallbridge secrets rotate` re-encrypts them.
 """
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin import clock, crypto
 from plugin.extensions import db
+from sync import malls
+from sync.malls.base import MallAdapter
 
-MALLS = ("rakuten", "yahoo")
-MALL_LABELS = {"rakuten": "楽天", "yahoo": "Yahoo!"}
 SECRET_FIELDS = ("service_secret", "license_key", "client_secret", "refresh_token", "access_token",
                  "public_key")
 
@@ -59,19 +58,19 @@ class MallAccount(db.Model):
     shop = relationship("Shop")
 
     @property
-    def external_id(self):
+    def adapter(self) -> MallAdapter:
+        """The adapter of this account's mall (sync.malls)."""
+        return malls.get(self.mall)
+
+    @property
+    def external_id(self) -> str | None:
         """The mall's own ID of the store (Rakuten shop ID or Yahoo! seller ID)."""
-        return self.rakuten_shop_id if self.mall == "rakuten" else self.seller_id
+        return getattr(self, self.adapter.external_id_field)
 
     @property
-    def label(self):
+    def label(self) -> str:
         """e.g. `楽天 999999` for lists."""
-        return f"{MALL_LABELS.get(self.mall, self.mall)} {self.external_id or ''}".strip()
-
-    @property
-    def backfilling(self):
-        """True while the first backfill has not finished."""
-        return self.backfilled_at is None
+        return f"{malls.label(self.mall)} {self.external_id or ''}".strip()
 
 
 def _secret_property(name):

@@ -3,8 +3,13 @@
 Idempotence: (mall, account, inquiry, message) is unique, and the inquiry's change marker
 moves in the same transaction as the enqueue, so a re-poll or a crash never mails twice.
 A pass that fails part-way leaves the account's cursor where it was: the next pass looks at
-the same range again and picks up whatever was not delivered.
+the same range again and picks up whatever was not delivered. What differs per mall (how to
+list, what the cursor is, how to fetch a file) is the account's mall adapter (sync.malls).
+
+A mall that stays down is logged once per outage: a warning when an account's first pass
+fails, an info line when it answers again; the failures in between count on the account.
 """
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -12,13 +17,15 @@ from functools import partial
 
 from sqlalchemy import select
 
-from plugin import clock
+from plugin import clock, outbox
 from plugin.extensions import db
-from sync import accounts, mailer, options, own_replies, routing
-from sync.errors import MallAuthError, MallError, PermanentMallError
-from sync.http import RetryPolicy
+from plugin.retry import backoff, jitter
+from sync import accounts, identity, mailer, options, own_replies, routing
+from sync.malls.base import Client
+from sync.malls.errors import MallAuthError, MallError, PermanentMallError, RateLimited
+from sync.malls.http import RetryPolicy
+from sync.messages import MallMessage, Snapshot
 from sync.models import InboundMessage, MallAccount, MallInquiry, SyncCursor
-from sync.retry import retry_delay
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 MAX_BACKOFF = 300.0
@@ -45,15 +52,28 @@ class PassResult:
     error: str | None = None
 
 
-def due_accounts(now=None):
+def retry_delay(error: Exception, failures: int, *, cap: float = MAX_BACKOFF, spread=jitter) -> float:
+    """Seconds until an account's next pass after its `failures`-th failed pass in a row: the mall's
+    Retry-After when it sent one, else the shared backoff (jittered; spread=None for exact)."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return min(max(float(error.retry_after), 0.0), cap)
+    delay = backoff(failures, cap=cap)
+    return spread(delay) if spread else delay
+
+
+def enabled_accounts() -> list[MallAccount]:
+    """Enabled, unpaused accounts in id order."""
+    query = select(MallAccount).where(MallAccount.enabled.is_(True), MallAccount.paused_reason.is_(None))
+    return list(db.session.scalars(query.order_by(MallAccount.id)))
+
+
+def due_accounts(now: dt.datetime | None = None) -> list[MallAccount]:
     """Enabled, unpaused accounts whose next poll time has come."""
     now = now or clock.now()
-    query = select(MallAccount).where(MallAccount.enabled.is_(True), MallAccount.paused_reason.is_(None))
-    return [a for a in db.session.scalars(query.order_by(MallAccount.id))
-            if a.next_poll_at is None or a.next_poll_at <= now]
+    return [a for a in enabled_accounts() if a.next_poll_at is None or a.next_poll_at <= now]
 
 
-def poll_account(account, client=None):
+def poll_account(account: MallAccount, client: Client | None = None) -> PassResult:
     """One pass over one account; errors are recorded on the account, never raised."""
     result = PassResult(account.id)
     own_client = client is None
@@ -73,13 +93,15 @@ def poll_account(account, client=None):
         result.error = str(exc)
         return result
     account = db.session.get(MallAccount, account.id)
+    if account.failures:
+        log.info("account %s: the mall answers again after %d failed passes", account.id, account.failures)
     account.last_poll_at = account.last_success_at = started
     account.failures = 0
     account.last_error = account.last_error_ja = None
-    problem = getattr(client, "authorize_problem", None)
+    problem = account.adapter.standing_problem(client)
     if problem is not None:
-        # Yahoo! answered, but says the public-key signature was not accepted: polling works
-        # today, yet the key needs attention, so the status page keeps showing why.
+        # The mall answered, but reports a problem that needs attention (e.g. Yahoo!'s signature
+        # not accepted): polling works today, yet the status page keeps showing why.
         account.last_error, account.last_error_ja, account.last_error_at = str(problem)[:2000], \
             problem.explanation_ja, started
     account.next_poll_at = started + dt.timedelta(seconds=options.get("poll_seconds"))
@@ -88,7 +110,7 @@ def poll_account(account, client=None):
     return result
 
 
-def _record_failure(account, exc, started):
+def _record_failure(account: MallAccount, exc: Exception, started: dt.datetime) -> None:
     account = db.session.get(MallAccount, account.id)
     account.last_poll_at = started
     account.last_error = str(exc)[:2000]
@@ -100,14 +122,15 @@ def _record_failure(account, exc, started):
         account.paused_reason = "auth"
         log.warning("account %s paused: %s", account.id, exc)
     else:
-        delay = retry_delay(exc, account.failures, cap=MAX_BACKOFF)
-        delay = max(delay, float(options.get("poll_seconds")))
+        delay = max(retry_delay(exc, account.failures), float(options.get("poll_seconds")))
         account.next_poll_at = started + dt.timedelta(seconds=delay)
-        log.warning("account %s: %s (attempt %d, next in %.0fs)", account.id, exc, account.failures, delay)
+        # Once per outage: the first failed pass is a warning, the ones after it only count.
+        log.log(logging.WARNING if account.failures == 1 else logging.DEBUG,
+                "account %s: %s (attempt %d, next in %.0fs)", account.id, exc, account.failures, delay)
     db.session.commit()
 
 
-def _cursor(account):
+def _cursor(account: MallAccount) -> SyncCursor:
     cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.account_id == account.id))
     if cursor is None:
         cursor = SyncCursor(account_id=account.id)
@@ -116,7 +139,7 @@ def _cursor(account):
     return cursor
 
 
-def markers(account_id, inquiry_ids):
+def markers(account_id: int, inquiry_ids: list[str]) -> dict[str, str | None]:
     """Stored change markers of these inquiries of one account (one query; unknown ones absent)."""
     if not inquiry_ids:
         return {}
@@ -125,61 +148,29 @@ def markers(account_id, inquiry_ids):
     return dict(rows)
 
 
-def _pass(account, client, now, result):
-    cursor = _cursor(account)
+def _pass(account: MallAccount, client: Client, now: dt.datetime, result: PassResult) -> None:
+    adapter = account.adapter
     backfill = account.backfilled_at is None
     floor = now - dt.timedelta(days=options.get("backfill_days")) if backfill else None
-    markers_of = partial(markers, account.id)
+    scan = adapter.scan(account, client, _cursor(account), now, floor)
     db.session.commit()
-    if account.mall == "rakuten":
-        from sync import rakuten_poll as mall
-
-        start = mall.scan_start(now, cursor, floor)
-        if account.license_expires_at is None:
-            _learn_expiry(account, client)
-        if backfill and account.backfill_total is None:
-            account.backfill_total, account.backfill_done = mall.count(client, start, now), 0
-            db.session.commit()
-        snapshots = mall.scan(client, start, now, markers_of)
-    else:
-        from sync import yahoo_poll as mall
-
-        progress = {}
-        if backfill and account.backfill_total is None:
-            account.backfill_total, account.backfill_done = client.list(1, 1).count, 0
-            db.session.commit()
-        since = account.last_success_at if not backfill else None
-        snapshots = mall.scan(client, markers_of, floor=floor, cursor_newest=cursor.newest_post_time,
-                              seller_since=since, now=now, progress=progress)
-    for snap in snapshots:
+    scan.prepare()
+    db.session.commit()
+    if backfill and account.backfill_total is None:
+        account.backfill_total, account.backfill_done = scan.count(), 0
+        db.session.commit()
+    for snap in scan.snapshots(partial(markers, account.id)):
         if snap.unchanged:
             continue
-        result.new_messages += deliver(account, snap, client, mall, staged=backfill)
-    cursor = _cursor(account)
-    if account.mall == "rakuten":
-        cursor.scanned_until = now
-    else:
-        cursor.newest_post_time = max(cursor.newest_post_time or 0, progress.get("newest") or 0) or None
+        result.new_messages += deliver(account, snap, client, staged=backfill)
+    scan.advance(_cursor(account))
     if backfill:
         account.backfilled_at = now
         account.backfill_done = account.backfill_total = max(account.backfill_done or 0, account.backfill_total or 0)
     db.session.commit()
 
 
-def _learn_expiry(account, client):
-    """Remember the license key's expiry (for reminders); only an auth error stops the pass."""
-    try:
-        expiry = client.license_expiry()
-    except MallAuthError:
-        raise
-    except MallError as exc:
-        log.info("account %s: expiry date not available: %s", account.id, exc)
-        return
-    account.license_expires_at = clock.utc(expiry)
-    db.session.commit()
-
-
-def deliver(account, snap, client, mall, *, staged):
+def deliver(account: MallAccount, snap: Snapshot, client: Client, *, staged: bool) -> int:
     """Mail every message of the inquiry not seen before; one transaction. Returns how many."""
     account = db.session.get(MallAccount, account.id)
     inquiry = db.session.scalar(select(MallInquiry).where(MallInquiry.account_id == account.id,
@@ -193,27 +184,17 @@ def deliver(account, snap, client, mall, *, staged):
     if not messages:
         return 0
     first = messages[0]
-    first_id = mailer.mail_message_id(first.mall, account.external_id, first.inquiry_id, first.message_id)
+    first_id = identity.message_id_of(account.external_id, first)
     if inquiry is None:
-        decision = routing.route(routing.Probe(account.shop_id, first.mall, first.title or first.item_name or "",
-                                               first.text or "", first.inquiry_type or "", first.category or ""))
-        if not decision.address:
-            raise NoInbox("no inbox address")
-        inquiry = MallInquiry(account_id=account.id, inquiry_id=snap.inquiry_id, first_message_id=first_id,
-                              subject=mailer.base_subject(account.shop_id, first), inbox=decision.address,
-                              customer=mailer.customer_key(first.mall, account.id,
-                                                           first.customer_identity or first.inquiry_id),
-                              started_at=clock.utc(snap.started_at))
-        db.session.add(inquiry)
-    chain = [mailer.mail_message_id(m.mall, account.external_id, m.inquiry_id, m.message_id)
-             for m in messages if m.message_id in known]
+        inquiry = _new_inquiry(account, snap, first, first_id)
+    chain = [identity.message_id_of(account.external_id, m) for m in messages if m.message_id in known]
     cap = options.get("attachment_max_kb") * 1024
     cutoff = None if staged else history_cutoff(account)
     count = 0
     for msg in messages:
         if msg.message_id in known:
             continue
-        own_id = mailer.mail_message_id(msg.mall, account.external_id, msg.inquiry_id, msg.message_id)
+        own_id = identity.message_id_of(account.external_id, msg)
         row = InboundMessage(mall=msg.mall, account_id=account.id, inquiry_id=msg.inquiry_id,
                              message_id=msg.message_id, mail_message_id=own_id, first_message_id=first_id,
                              sender_kind=msg.sender, posted_at=clock.utc(msg.posted_at), delivered=False)
@@ -224,12 +205,10 @@ def deliver(account, snap, client, mall, *, staged):
         elif msg.sender == "shop" and own_replies.claim(account.id, msg):
             row.delivered, row.skip_reason = True, "sent via mallbridge"
         else:
-            files = tuple(mall.fetch_file(client, f, cap) for f in msg.attachments)
-            msg = _with_files(msg, files)
+            files = tuple(account.adapter.fetch_file(client, f, cap) for f in msg.attachments)
+            msg = dataclasses.replace(msg, attachments=files)
             mail = mailer.build(account, msg, to=inquiry.inbox, subject=inquiry.subject, first_id=first_id,
                                 chain=chain, from_mode=options.get("from_mode"))
-            from plugin import outbox
-
             out = outbox.enqueue(mail, staged=staged, kind="mall", shop_id=account.shop_id,
                                  dedupe_key=f"mall:{account.id}:{msg.inquiry_id}:{msg.message_id}")
             row.outbox_id, row.delivered = out.id, True
@@ -243,29 +222,41 @@ def deliver(account, snap, client, mall, *, staged):
     return count
 
 
-def history_cutoff(account):
+def _new_inquiry(account: MallAccount, snap: Snapshot, first: MallMessage, first_id: str) -> MallInquiry:
+    """The thread of a new inquiry: routed to an inbox, with its subject and customer key."""
+    decision = routing.route(routing.Probe(account.shop_id, first.mall, first.title or first.item_name or "",
+                                           first.text or "", first.inquiry_type or "", first.category or ""))
+    if not decision.address:
+        raise NoInbox("no inbox address")
+    inquiry = MallInquiry(account_id=account.id, inquiry_id=snap.inquiry_id, first_message_id=first_id,
+                          subject=mailer.base_subject(account.shop_id, first), inbox=decision.address,
+                          customer=identity.customer_of(account.id, first), started_at=clock.utc(snap.started_at))
+    db.session.add(inquiry)
+    return inquiry
+
+
+def history_cutoff(account: MallAccount) -> dt.datetime | None:
     """Messages posted before this (naive UTC) predate the first connect's backfill window."""
     if account.backfilled_at is None:
         return None
     return account.backfilled_at - dt.timedelta(days=options.get("backfill_days"))
 
 
-def _with_files(msg, files):
-    from dataclasses import replace
-
-    return replace(msg, attachments=files)
-
-
-
-def poll_due(now=None):
-    """One pass over every due account; one account's bug never stops the others."""
+def poll_all(now: dt.datetime | None = None, *, due_only: bool = True) -> list[PassResult]:
+    """One pass over every enabled, unpaused account (only those due, unless due_only=False);
+    one account's bug never stops the others."""
     results = []
-    for account in due_accounts(now):
+    for account in (due_accounts(now) if due_only else enabled_accounts()):
         try:
             results.append(poll_account(account))
-        except Exception as exc:  # noqa: BLE001 - log, record and go on, like Mailman's runner
+        except Exception as exc:  # log, record and go on, like Mailman's runner
             log.exception("account %s: unexpected error", account.id)
             db.session.rollback()
             _record_failure(account, PermanentMallError(f"unexpected error: {exc!r}"[:500]), clock.now())
             results.append(PassResult(account.id, error=repr(exc)))
     return results
+
+
+def poll_due(now: dt.datetime | None = None) -> list[PassResult]:
+    """One pass over every due account (what the `sync run` loop does between waits)."""
+    return poll_all(now, due_only=True)

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from plugin.normalize import is_valid_email
+from plugin import helpdesk
 from plugin.extensions import db
-from sync.models import MALLS, RoutingRule
 from plugin.invalid import InvalidInput
-
+from plugin.normalize import is_valid_email
+from sync.malls import MALLS
+from sync.models import RoutingRule
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,6 @@ def rules(enabled_only=True):
 
 def default_address():
     """The active environment's forwarding address (None while it is not configured)."""
-    from plugin import helpdesk
-
     return helpdesk.active_forwarding_address()
 
 
@@ -116,12 +115,6 @@ def add_rule(values):
     db.session.add(rule)
     db.session.flush()
     return rule
-
-
-def update_rule(rule, values):
-    """Replace a rule's conditions and address (not committed)."""
-    for key, value in clean_values(values).items():
-        setattr(rule, key, value)
 
 
 def move(rule, delta):

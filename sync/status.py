@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from plugin import clock
 from plugin.extensions import db
-from sync import accounts, options
+from sync import accounts, malls, options
 from sync.models import InboundMessage, MallAccount, MallInquiry
 
 RMESSE_INCLUDED = 100  # conversations included in the plan each month
@@ -73,7 +73,8 @@ def fee(conversations, base_price=None):
 
 
 def rmesse_months(months=6):
-    """[(account, [(YYYY-MM, conversations, fee)])] for Rakuten accounts, newest month first.
+    """[(account, [(YYYY-MM, conversations, fee)])] for accounts of malls that bill per conversation
+    (R-Messe), newest month first.
 
     A conversation is an inquiry started that month (JST)."""
     result = []
@@ -83,7 +84,8 @@ def rmesse_months(months=6):
     for _ in range(months):
         firsts.append(dt.datetime(year, month, 1))
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    for account in db.session.scalars(select(MallAccount).where(MallAccount.mall == "rakuten")
+    billed = [name for name, adapter in malls.ADAPTERS.items() if adapter.bills_conversations]
+    for account in db.session.scalars(select(MallAccount).where(MallAccount.mall.in_(billed))
                                       .order_by(MallAccount.id)):
         rows = []
         for i, first in enumerate(firsts):

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from email.message import EmailMessage
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def sample_message(i):
     msg["To"] = "inbox@relation.example"
     msg["Subject"] = f"【楽天】商品問い合わせ 有機緑茶 100g（{i}）"
     msg["Message-ID"] = f"<rakuten.1.{i}.1@reply.localhost>"
-    msg.set_content("楽天市場からのお問い合わせです。\n\n受注番号: 123456-20261123-0000{}\n\n".format(i)
+    msg.set_content(f"楽天市場からのお問い合わせです。\n\n受注番号: 123456-20261123-0000{i}\n\n"
                     + "お世話になっております。注文した緑茶の賞味期限を教えてください。\n" * 12)
     return msg
 

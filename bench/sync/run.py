@@ -20,8 +20,7 @@ import sys
 import tempfile
 import time
 
-from bench.sync.harness import (ROOT, child_env, prepare_db, reap, run_timed, scalar, spawn, start_mall,
-                                start_sink)
+from bench.sync.harness import ROOT, child_env, prepare_db, reap, run_timed, scalar, spawn, start_mall, start_sink
 
 DAYS = 89  # inside the default 90-day backfill
 
@@ -62,28 +61,27 @@ def backfill(args, key):
         controller.stop()
         mall.stop()
     n = args.messages
-    lines = [f"backfill: {n} inquiries over {days} days (fake mall filled in {fill_s:.1f} s), "
-             f"database {url.split(':')[0]}",
-             f"  sync run --once : {sync_s:7.1f} s  {inbound / sync_s:7.0f} msg/s  peak RSS {sync_rss:6.1f} MB  "
-             f"(staged {inbound})",
+    lines = [(f"backfill: {n} inquiries over {days} days (fake mall filled in {fill_s:.1f} s), "
+             f"database {url.split(':')[0]}"),
+             (f"  sync run --once : {sync_s:7.1f} s  {inbound / sync_s:7.0f} msg/s  peak RSS {sync_rss:6.1f} MB  "
+             f"(staged {inbound})"),
              f"  outbox release  : {release_s:7.1f} s",
-             f"  outbox run      : {out_s:7.1f} s  {sent / out_s:7.0f} msg/s  peak RSS {out_rss:6.1f} MB  "
-             f"(sent {sent}, sink received {received})",
-             f"  end to end      : {sync_s + release_s + out_s:7.1f} s  "
-             f"{received / (sync_s + release_s + out_s):7.0f} msg/s",
-             f"  (wait4 ru_maxrss, which includes this benchmark process and its fake mall: sync {sync_ru:.1f} MB, "
-             f"outbox {out_ru:.1f} MB)"]
+             (f"  outbox run      : {out_s:7.1f} s  {sent / out_s:7.0f} msg/s  peak RSS {out_rss:6.1f} MB  "
+             f"(sent {sent}, sink received {received})"),
+             (f"  end to end      : {sync_s + release_s + out_s:7.1f} s  "
+             f"{received / (sync_s + release_s + out_s):7.0f} msg/s"),
+             (f"  (wait4 ru_maxrss, which includes this benchmark process and its fake mall: sync {sync_ru:.1f} MB, "
+             f"outbox {out_ru:.1f} MB)")]
     ok = inbound == n and sent == n and received == n and max(sync_rss, out_rss) <= 200
     return lines, ok
 
 
 def latency(args, key):
     """Phase 2; returns (lines of figures, ok)."""
-    from plugin.settings import declaration
     from sync.fake_mall.world import add_inquiry
-    import sync.options  # noqa: F401  (declares the sync settings)
+    from sync.options import SETTINGS
 
-    poll = declaration("sync.poll_seconds").default
+    poll = next(d.default for section in SETTINGS for d in section.settings if d.key == "sync.poll_seconds")
     url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-sync-lat-')}/sync.db"
     mall = start_mall(rate_limit=args.mall_rate_limit or None)
     controller, sink, port = start_sink(keep=True)
@@ -122,8 +120,8 @@ def latency(args, key):
     delays = sorted(arrived[t] - added[t] for t in arrived)
     p95 = delays[max(0, round(0.95 * len(delays)) - 1)] if delays else float("nan")
     pacing = "default (1000 ms)" if args.pacing_ms is None else f"{args.pacing_ms} ms"
-    lines = [f"latency: {len(delays)} of {len(added)} arrived; poll interval {poll} s (default), "
-             f"pacing {pacing}, gaps {args.gap[0]:g}–{args.gap[1]:g} s, outbox idle 1 s (default)",
+    lines = [(f"latency: {len(delays)} of {len(added)} arrived; poll interval {poll} s (default), "
+             f"pacing {pacing}, gaps {args.gap[0]:g}–{args.gap[1]:g} s, outbox idle 1 s (default)"),
              f"  p50 {statistics.median(delays):.1f} s  p95 {p95:.1f} s  max {delays[-1]:.1f} s  "
              f"min {delays[0]:.1f} s" if delays else "  nothing arrived",
              f"  peak RSS: sync run {rss[0]:.1f} MB, outbox run {rss[1]:.1f} MB"]

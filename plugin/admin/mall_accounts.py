@@ -8,11 +8,9 @@ from plugin.admin import bp, menu_entry
 from plugin.extensions import db
 from plugin.invalid import InvalidInput
 from plugin.models import Shop
-from sync import accounts, expiry, options, status  # noqa: F401  (options declares the settings)
-from sync.models import MALL_LABELS, MallAccount
-
-RAKUTEN_FIELDS = ("rakuten_shop_id", "service_secret", "license_key")
-YAHOO_FIELDS = ("seller_id", "client_id", "client_secret", "refresh_token", "public_key", "key_version")
+from sync import accounts, expiry, malls, status
+from sync.malls import LABELS as MALL_LABELS
+from sync.models import MallAccount
 
 
 def _account_or_404(account_id):
@@ -41,8 +39,7 @@ def mall_account_new(mall):
         abort(404)
     errors, values = {}, {}
     if request.method == "POST":
-        fields = RAKUTEN_FIELDS if mall == "rakuten" else YAHOO_FIELDS
-        values = {f: request.form.get(f, "") for f in fields}
+        values = {f: request.form.get(f, "") for f in malls.get(mall).form_fields}
         try:
             account = accounts.add(mall, request.form.get("shop", ""), values)
             audit.record("mall_account.add", query={"id": account.id, "mall": mall}, commit=False)
@@ -73,8 +70,7 @@ def mall_account_edit(account_id):
                          commit=False)
             db.session.commit()
         else:
-            fields = RAKUTEN_FIELDS if account.mall == "rakuten" else YAHOO_FIELDS
-            values = {f: request.form.get(f, "") for f in fields}
+            values = {f: request.form.get(f, "") for f in account.adapter.form_fields}
             values["enabled"] = request.form.get("enabled") == "1"
             try:
                 accounts.update(account, values)

@@ -6,9 +6,9 @@ from plugin import audit
 from plugin.admin import ActionForm, bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
-from sync import replies as intake
-from sync import reply_queue
-from sync.reply_models import JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, MAIL_STATES, ReplyJob, ReplyMail
+from sync.replies import intake
+from sync.replies import queue as reply_queue
+from sync.replies.models import JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, MAIL_STATES, ReplyJob, ReplyMail
 
 PAGE = 50
 

@@ -9,7 +9,8 @@ from plugin.extensions import db
 from plugin.invalid import InvalidInput
 from plugin.models import Shop
 from sync import routing
-from sync.models import MALL_LABELS, RoutingRule
+from sync.malls import LABELS as MALL_LABELS
+from sync.models import RoutingRule
 
 FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")
 

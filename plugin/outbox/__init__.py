@@ -3,12 +3,12 @@
 Callers use `enqueue(msg, …)` inside their own transaction (it does not commit), so the mail
 exists exactly when their own rows do. `mallbridge outbox run` delivers it.
 """
-from plugin.outbox.models import STATE_LABELS, STATES, OutboxAttempt, OutboxMessage  # noqa: F401
-from plugin.outbox.store import OutboxError, discard, enqueue, release, requeue, system_sender  # noqa: F401
 from plugin.outbox import options
+from plugin.outbox.models import STATE_LABELS, STATES, OutboxAttempt, OutboxMessage
+from plugin.outbox.store import OutboxError, discard, enqueue, release, requeue, system_sender
 
-__all__ = ["system_sender", "enqueue", "release", "requeue", "discard", "OutboxError", "OutboxMessage", "OutboxAttempt",
-           "STATES", "STATE_LABELS"]
+__all__ = ["STATES", "STATE_LABELS", "OutboxAttempt", "OutboxError", "OutboxMessage", "discard", "enqueue", "release",
+           "requeue", "system_sender"]
 
 
 def banners():

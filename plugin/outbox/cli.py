@@ -1,6 +1,5 @@
 """`mallbridge outbox run|list|release|requeue|discard`."""
 import logging
-import signal
 import sys
 
 import click
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from plugin import clock
 from plugin.extensions import db
 from plugin.outbox import STATES, OutboxMessage, store
+from plugin.outbox.runner import Runner, relax_commit_durability
 from plugin.smtp import SmtpConnection, SmtpUrlError, parse_smtp_url
 
 outbox = click.Group("outbox", help="Outgoing mail: deliver it and operate the queue.")
@@ -33,8 +33,6 @@ def connection_from_config():
 @with_appcontext
 def run_cmd(once, batch, idle_seconds):
     """Deliver due mail until SIGTERM (or, with --once, until nothing is due)."""
-    from plugin.outbox.runner import Runner, relax_commit_durability
-
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conn = connection_from_config()
@@ -45,8 +43,7 @@ def run_cmd(once, batch, idle_seconds):
     try:
         handled = runner.run(once=once)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        runner.restore_signals(previous)
     click.echo(f"handled {handled} message(s)")
 
 

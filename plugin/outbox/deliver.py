@@ -7,12 +7,13 @@ retried. The row ends `sent`, `failed` (with next_attempt_at) or `dead`.
 No database access here: `deliver` works on a Claimed snapshot and the caller writes its
 changes (one UPDATE, one INSERT per attempt), which keeps the worker's per-message cost low.
 """
+import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from plugin import clock
-from plugin.outbox.models import RCPT_REFUSED, RCPT_SENT, pending_of
-from plugin.outbox.retry import next_attempt
-from plugin.smtp import PermanentError, TemporaryError, classify
+from plugin.outbox.models import QUEUE, RCPT_REFUSED, RCPT_SENT, Claimed
+from plugin.smtp import PermanentError, SmtpConnection, TemporaryError, classify
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 
@@ -21,66 +22,29 @@ def _short(code, text):
     return f"{code} {text}".strip() if code else str(text)
 
 
-class Claimed:
-    """A claimed row as plain data: what deliver() reads, changes and records."""
-
-    CHANGED = ("state", "sent_at", "lease_until", "next_attempt_at", "last_error", "updated_at", "attempts",
-               "rcpt_state")
-
-    def __init__(self, **values):
-        self.sent_at = self.lease_until = self.next_attempt_at = self.updated_at = None
-        self.__dict__.update(values)
-        self.new_attempts = []
-
-    def pending_recipients(self):
-        """Recipients not yet delivered or permanently refused."""
-        return pending_of(self.recipients, self.rcpt_state)
-
-    def changes(self):
-        """Column values to write back."""
-        return {name: getattr(self, name) for name in self.CHANGED}
-
-
 def _record(row, now, outcome, code=None, text=None, details=None):
-    row.new_attempts.append(dict(at=now, outcome=outcome, code=code, text=text, details=details))
+    row.new_attempts.append({"at": now, "outcome": outcome, "code": code, "text": text, "details": details})
 
 
-def _finish_sent(row, now, note=None):
-    row.state, row.sent_at, row.lease_until, row.next_attempt_at = "sent", now, None, None
-    row.last_error = note
-    row.updated_at = now
-
-
-def _finish_failed(row, now, error, schedule):
+def _finish_failed(row: Claimed, now: dt.datetime, error: str, schedule: Sequence[int]) -> str:
     """A temporary failure: failed with a retry time, or dead once the schedule is used up."""
-    row.attempts += 1
-    row.last_error = error
-    row.lease_until = None
-    row.updated_at = now
-    when = next_attempt(now, row.attempts, schedule)
-    if when is None:
-        row.state, row.next_attempt_at = "dead", None
+    state = QUEUE.fail(row, now, error, schedule)
+    if state == "dead":
         row.last_error = f"再送回数の上限に達しました: {error}"
-        return "dead"
-    row.state, row.next_attempt_at = "failed", when
-    return "failed"
+    return state
 
 
-def _finish_dead(row, now, error):
-    row.attempts += 1
-    row.state, row.next_attempt_at, row.lease_until = "dead", None, None
-    row.last_error, row.updated_at = error, now
-    return "dead"
+def _finish_dead(row: Claimed, now: dt.datetime, error: str) -> str:
+    return QUEUE.fail(row, now, error, (), "permanent")
 
 
-def deliver(row, conn, schedule, sandbox=None):
+def deliver(row: Claimed, conn: SmtpConnection, schedule: Sequence[int], sandbox: str | None = None) -> str:
     """Send `row` and update it; returns its new state. Re-raises TemporaryError when the
     server cannot be reached at all (connection=True): that is an outage, not this row's fault."""
     now = clock.now()
     pending = row.pending_recipients()
     if not pending:
-        _finish_sent(row, now, row.last_error)
-        return "sent"
+        return QUEUE.finish(row, now, row.last_error)
     envelope = [sandbox] if sandbox else pending
     try:
         refused = conn.send(row.raw, row.sender, envelope)
@@ -114,8 +78,7 @@ def deliver(row, conn, schedule, sandbox=None):
         # A clean success is recorded by state and sent_at alone (no attempt row): that keeps
         # the common case to a single UPDATE. Failures and refusals always get attempt rows.
         earlier = [r for r, s in states.items() if s == RCPT_REFUSED]
-        _finish_sent(row, now, f"拒否された宛先: {', '.join(earlier)}" if earlier else None)
-        return "sent"
+        return QUEUE.finish(row, now, f"拒否された宛先: {', '.join(earlier)}" if earlier else None)
     summary = "; ".join(f"{r}: {_short(c, t)}" for r, (c, t) in refused.items())
     if temporary:
         _record(row, now, "temporary" if len(temporary) == len(pending) else "partial",
@@ -124,7 +87,6 @@ def deliver(row, conn, schedule, sandbox=None):
     if any(s == RCPT_SENT for s in states.values()):
         # Delivered to someone; the permanently refused addresses stay visible in the history.
         _record(row, now, "partial", text="一部の宛先が拒否されました", details=details)
-        _finish_sent(row, now, f"拒否された宛先: {summary}")
-        return "sent"
+        return QUEUE.finish(row, now, f"拒否された宛先: {summary}")
     _record(row, now, "permanent", text="すべての宛先が拒否されました", details=details)
     return _finish_dead(row, now, summary)

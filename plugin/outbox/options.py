@@ -1,25 +1,12 @@
 """The outbox's runtime settings (edited in the admin UI), declared once with their defaults."""
-import logging
-
 from plugin import settings as _settings
-from plugin.outbox import retry
-
-log = logging.getLogger(f"mallbridge.{__name__}")
+from plugin.queue import read_schedule, schedule_setting
 
 DEFAULTS = {
     "outbox.sandbox_address": None,
     "outbox.retention_days": 90,
-    "outbox.backoff_minutes": ", ".join(str(m) for m in retry.DEFAULT_SCHEDULE),
     "outbox.lease_seconds": 900,
 }
-
-
-def _check_schedule(value):
-    try:
-        retry.parse_schedule(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def _check_range(low, high):
@@ -38,9 +25,8 @@ SETTINGS = [_settings.section(
     _settings.setting("outbox.retention_days", type="int", default=90, validate=_check_range(1, 3650),
                       label="送信履歴の保存日数",
                       help="送信済み・破棄したメールをこの日数が過ぎたら削除します。送信失敗のメールは削除しません。"),
-    _settings.setting("outbox.backoff_minutes", type="str", default=DEFAULTS["outbox.backoff_minutes"],
-                      validate=_check_schedule, label="再送間隔（分、カンマ区切り）",
-                      help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。"),
+    schedule_setting("outbox.backoff_minutes", label="再送間隔（分、カンマ区切り）",
+                     help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。"),
     _settings.setting("outbox.lease_seconds", type="int", default=900, validate=_check_range(1, 86400),
                       label="送信中の猶予時間（秒）",
                       help="送信処理が異常終了したとき、この時間が過ぎたメールを送信待ちに戻します。"),
@@ -54,16 +40,11 @@ def get(key):
 
 
 def schedule():
-    """The retry schedule in minutes; a broken stored value falls back to the default."""
-    try:
-        return retry.parse_schedule(get("outbox.backoff_minutes"))
-    except ValueError:
-        log.warning("outbox.backoff_minutes is invalid; using the default schedule")
-        return retry.DEFAULT_SCHEDULE
+    """The mail retry schedule in minutes; a broken stored value falls back to the default."""
+    return read_schedule("outbox.backoff_minutes")
 
 
 def sandbox_address():
     """The address every mail is redirected to, or None in production."""
     value = get("outbox.sandbox_address")
     return (value or "").strip() or None
-

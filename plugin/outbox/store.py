@@ -1,21 +1,24 @@
 """Outbox state changes: enqueue, claim, lease recovery, admin actions, retention purge.
 
-Admin actions are single conditional UPDATEs (… WHERE state IN …), so they cannot race the
-worker: a row the worker has just claimed is simply not matched. Nothing here commits except
-claim/recover/purge, which the worker runs in their own transactions.
+The state machine itself is the shared queue core (plugin.queue, bound to the outbox as
+`models.QUEUE`); this module adds what only the outbox has: rendering a message into a row,
+releasing a staged backfill, per-recipient progress kept on requeue, lease recoveries counted
+towards dead, attempt history rows and the retention purge. Nothing here commits except
+claim/save/recover/purge, which the worker runs in their own transactions.
 """
 import datetime as dt
 import functools
 from email import policy
 from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from plugin import clock
 from plugin.extensions import db
-from plugin.outbox.models import DUE_STATES, OutboxAttempt, OutboxMessage
+from plugin.outbox.models import QUEUE, Claimed, OutboxAttempt, OutboxMessage
 
 MAX_RECOVERIES = 3
 
@@ -49,13 +52,14 @@ def _decoded_subject(msg):
         return str(value)
 
 
-def system_sender(name=None):
+def system_sender(name: str | None = None) -> str | tuple[str, str]:
     """mallbridge's own address on the reply domain (reminders, bounces, test mails), with a display name."""
     address = f"mallbridge@{current_app.config['REPLY_DOMAIN']}"
     return (address, name) if name else address
 
 
-def enqueue(msg, *, recipients=None, staged=False, kind="mail", shop_id=None, dedupe_key=None, sender=None):
+def enqueue(msg: Message, *, recipients: list[str] | None = None, staged: bool = False, kind: str = "mail",
+            shop_id: int | None = None, dedupe_key: str | None = None, sender: str | None = None) -> OutboxMessage:
     """Store `msg` for delivery and return its OutboxMessage (flushed, not committed).
 
     Recipients default to To+Cc+Bcc; Bcc is removed from the stored MIME but kept in the
@@ -113,86 +117,47 @@ def _render(msg, extra_headers):
     return b"\r\n".join(kept) + (sep or b"\r\n\r\n") + body
 
 
-def _transition(ids, from_states, **values):
-    stmt = update(OutboxMessage).where(OutboxMessage.state.in_(from_states))
-    if ids is not None:
-        stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
-    values.setdefault("updated_at", clock.now())
-    result = db.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    db.session.expire_all()
-    return result.rowcount
-
-
-def release(ids=None):
+def release(ids: list[int] | None = None) -> int:
     """staged → queued for the given ids, or for every staged row; returns how many."""
-    now = clock.now()
-    return _transition(ids, ("staged",), state="queued", next_attempt_at=now)
+    return QUEUE.transition(ids, ("staged",), state="queued", next_attempt_at=clock.now())
 
 
-def requeue(id):
+def requeue(id: int) -> bool:
     """dead / failed / discarded → queued with a fresh retry budget; True if it changed.
 
     Recipients refused permanently are tried again (the admin may have fixed the cause);
     recipients that already got the message are not."""
     row = db.session.get(OutboxMessage, id)
-    if row is None or row.state not in ("dead", "failed", "discarded"):
+    if row is None:
         return False
     states = {r: s for r, s in (row.rcpt_state or {}).items() if s == "sent"}
-    return bool(_transition([id], ("dead", "failed", "discarded"), state="queued", attempts=0, recoveries=0,
-                            next_attempt_at=clock.now(), lease_until=None, rcpt_state=states or None))
+    return QUEUE.requeue(id, recoveries=0, rcpt_state=states or None)
 
 
-def discard(id):
+def discard(id: int) -> bool:
     """Give up on a message that has not been sent; True if it changed."""
-    return bool(_transition([id], ("staged", "queued", "failed", "dead"), state="discarded",
-                            next_attempt_at=None, lease_until=None))
+    return QUEUE.discard(id)
 
 
-def _due(now):
-    return and_(OutboxMessage.state.in_(DUE_STATES),
-                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
-
-
-def claim(batch, lease_seconds):
-    """Mark up to `batch` due rows as sending (leased) and return their ids, committed."""
-    return [row.id for row in claim_rows(batch, lease_seconds)]
-
-
-def claim_rows(batch, lease_seconds):
-    """Like claim(), but returns Claimed snapshots (id order) with what delivery needs.
-
-    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on PostgreSQL
-    concurrent workers skip each other's rows; on SQLite the single statement is atomic."""
-    from plugin.outbox.deliver import Claimed
-
-    now = clock.now()
-    due = (select(OutboxMessage.id).where(_due(now))
-           .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch)
-           .with_for_update(skip_locked=True))
-    stmt = (update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
-            .returning(*(getattr(OutboxMessage, c) for c in _CLAIMED_COLUMNS))
-            .execution_options(synchronize_session=False))
-    rows = [Claimed(**row._mapping) for row in db.session.execute(stmt).all()]
+def claim_rows(batch: int, lease_seconds: float) -> list[Claimed]:
+    """Mark up to `batch` due rows as sending (leased) and return them as Claimed snapshots in id
+    order, committed. One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING."""
+    due = QUEUE.due_ids(clock.now(), batch, OutboxMessage.next_attempt_at, OutboxMessage.id)
+    rows = [Claimed(**row._mapping) for row in QUEUE.claim(due, lease_seconds, Claimed.COLUMNS)]
     db.session.commit()
     return sorted(rows, key=lambda r: r.id)
-
-
-_CLAIMED_COLUMNS = ("id", "sender", "recipients", "rcpt_state", "raw", "attempts", "last_error")
 
 
 @functools.cache
 def _result_statements():
     # Built once: constructing and cache-keying a fresh statement per message cost more than
     # the SQLite write itself in the benchmark.
-    from plugin.outbox.deliver import Claimed
-
     save = (update(OutboxMessage).where(OutboxMessage.id == bindparam("oid"))
             .values({name: bindparam(name) for name in Claimed.CHANGED}))
     return save, insert(OutboxAttempt)
 
 
-def save_result(row, autocommit=None):
+def save_result(row: Claimed, autocommit: Connection | None = None) -> None:
     """Write a delivered Claimed row back (its changes and new attempts) and commit.
 
     With an AUTOCOMMIT connection, a result without attempt rows (a clean success) is one
@@ -208,27 +173,22 @@ def save_result(row, autocommit=None):
     db.session.commit()
 
 
-def unclaim(ids):
+def unclaim(ids: list[int]) -> None:
     """Give claimed rows back untouched (shutdown, outage) so another pass sends them."""
     if ids:
-        _transition(ids, ("sending",), state="queued", lease_until=None)
+        QUEUE.transition(ids, ("sending",), state="queued", lease_until=None)
         db.session.commit()
 
 
-def recover_stale():
+def recover_stale() -> tuple[int, int]:
     """Rows left in sending past their lease (a crashed worker) go back to queued; after
-    MAX_RECOVERIES they go to dead, since the message itself may be what kills the worker."""
+    MAX_RECOVERIES they go to dead, since the message itself may be what kills the worker.
+    Returns (requeued, dead), committed."""
     now = clock.now()
-    stale = [OutboxMessage.state == "sending", OutboxMessage.lease_until < now]
-    dead_ids = db.session.scalars(update(OutboxMessage).where(*stale, OutboxMessage.recoveries >= MAX_RECOVERIES)
-                                  .values(state="dead", lease_until=None, updated_at=now,
-                                          recoveries=OutboxMessage.recoveries + 1,
-                                          last_error="送信処理が繰り返し中断されたため停止しました")
-                                  .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
-    back_ids = db.session.scalars(update(OutboxMessage).where(*stale)
-                                  .values(state="queued", lease_until=None, updated_at=now, next_attempt_at=now,
-                                          recoveries=OutboxMessage.recoveries + 1)
-                                  .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all()
+    dead_ids = QUEUE.recover(OutboxMessage.recoveries >= MAX_RECOVERIES, state="dead",
+                             recoveries=OutboxMessage.recoveries + 1,
+                             last_error="送信処理が繰り返し中断されたため停止しました")
+    back_ids = QUEUE.recover(state="queued", next_attempt_at=now, recoveries=OutboxMessage.recoveries + 1)
     for oid in dead_ids:
         db.session.add(OutboxAttempt(outbox_id=oid, at=now, outcome="recovered", text="lease expired; gave up"))
     for oid in back_ids:
@@ -237,7 +197,7 @@ def recover_stale():
     return len(back_ids), len(dead_ids)
 
 
-def purge(retention_days, limit=1000):
+def purge(retention_days: int, limit: int = 1000) -> int:
     """Delete sent and discarded rows older than retention_days (in batches); returns count."""
     cutoff = clock.now() - dt.timedelta(days=retention_days)
     total = 0

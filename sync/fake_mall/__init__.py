@@ -4,11 +4,13 @@ Served paths (under one host):
   /rakuten/es/1.0/...              MALLBRIDGE_RAKUTEN_API_BASE
   /yahoo/ShoppingWebService/V1/... MALLBRIDGE_YAHOO_API_BASE
   /yahoo/yconnect/v2/token         MALLBRIDGE_YAHOO_AUTH_BASE
-  /_control/...                    JSON control API (see docs/notes-malls.md)
+  /_control/...                    JSON control API (see docs/fake-mall.md)
 Needs no database and no mallbridge app.
 """
 from flask import Flask, jsonify
 
+from sync.fake_mall import control, rakuten_api, web, yahoo_api
+from sync.fake_mall.seed import seed as run_seed
 from sync.fake_mall.state import FakeMallState
 
 DEFAULT_HOST = "127.0.0.1"
@@ -17,8 +19,6 @@ DEFAULT_PORT = 8900
 
 def create_fake_mall(state=None, *, seed=False):
     """The fake mall as a WSGI app over `state` (a fresh FakeMallState by default)."""
-    from sync.fake_mall import control, rakuten_api, web, yahoo_api
-
     app = Flask(__name__)
     app.json.ensure_ascii = False
     st = state or FakeMallState()
@@ -41,8 +41,6 @@ def create_fake_mall(state=None, *, seed=False):
         return jsonify(error="fake mall internal error"), 500
 
     if seed:
-        from sync.fake_mall.seed import seed as run_seed
-
         with st.lock:
             run_seed(st)
     return app

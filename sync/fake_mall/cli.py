@@ -4,7 +4,9 @@ import os
 import click
 
 from sync.fake_mall import DEFAULT_HOST, DEFAULT_PORT
-from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
+from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, add_demo_accounts, demo_public_key_pem
+from sync.fake_mall.server import FakeMallServer
+from sync.fake_mall.state import FakeMallState
 
 
 def write_demo_key(path):
@@ -22,21 +24,17 @@ def banner(server, key_file, seeded):
              "Point mallbridge at it:"]
     lines += [f"  export {name}={value}" for name, value in server.bases.items()]
     lines += ["", "Demo accounts" + (" (seeded with sample inquiries):" if seeded else ":"),
-              f"  mallbridge accounts add rakuten --shop default --shop-id {r['shop_id']} "
-              f"--service-secret {r['service_secret']} --license-key {r['license_key']}",
-              f"  mallbridge accounts add yahoo --shop default --seller-id {y['seller_id']} "
+              (f"  mallbridge accounts add rakuten --shop default --shop-id {r['shop_id']} "
+              f"--service-secret {r['service_secret']} --license-key {r['license_key']}"),
+              (f"  mallbridge accounts add yahoo --shop default --seller-id {y['seller_id']} "
               f"--client-id {y['client_id']} "
               f"--client-secret {y['client_secret']} --refresh-token {y['refresh_token']} "
-              f"--public-key-file {key_file} --key-version {y['key_version']}", ""]
+              f"--public-key-file {key_file} --key-version {y['key_version']}"), ""]
     return "\n".join(lines)
 
 
 def run(host, port, seed, rate_limit, key_file):
     """Start the fake mall in the foreground until Ctrl-C."""
-    from sync.fake_mall.seed import add_demo_accounts
-    from sync.fake_mall.server import FakeMallServer
-    from sync.fake_mall.state import FakeMallState
-
     state = FakeMallState(rate_limit=rate_limit or None)
     server = FakeMallServer(state, host, port, seed=seed)
     if not seed:

@@ -1,11 +1,19 @@
 """The fake mall's control API (JSON under /_control): set up worlds, inspect replies, inject faults."""
 from flask import Blueprint, jsonify, request
 
+from sync.fake_mall.rakuten_api import render
+from sync.fake_mall.seed import seed
 from sync.fake_mall.state import load_private_key
 from sync.fake_mall.web import state
-from sync.fake_mall.world import (BadInput, add_inquiry, add_rakuten_message, add_topic, add_yahoo_message,
-                                  delete_rakuten_message, when)
-from sync.fake_mall.rakuten_api import render
+from sync.fake_mall.world import (
+    BadInput,
+    add_inquiry,
+    add_rakuten_message,
+    add_topic,
+    add_yahoo_message,
+    delete_rakuten_message,
+    when,
+)
 from sync.fake_mall.yahoo_api import render_topic
 
 bp = Blueprint("fake_control", __name__, url_prefix="/_control")
@@ -69,8 +77,6 @@ def reset():
     with st.lock:
         st.reset()
         if data.get("seed"):
-            from sync.fake_mall.seed import seed
-
             seed(st)
         return jsonify(summary(st))
 

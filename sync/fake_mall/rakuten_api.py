@@ -9,8 +9,8 @@ import secrets
 from flask import Blueprint, request
 
 from sync.fake_mall.web import ApiError, before_api, ie001, make, rakuten_error, rms_error, state
-from sync.parse import JST
-from sync.rakuten import FILE_TYPES, URL_DOMAINS
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import FILE_TYPES, URL_DOMAINS
 
 bp = Blueprint("fake_rakuten", __name__, url_prefix="/rakuten/es/1.0")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
@@ -33,9 +33,9 @@ def authenticate():
     except (binascii.Error, UnicodeDecodeError):
         secret = key = None
     for shop in st.shops.values():
-        if header.startswith("ESA ") and shop.service_secret == secret and shop.license_key == key:
-            if shop.expires_at > st.now():
-                return shop
+        if (header.startswith("ESA ") and shop.service_secret == secret and shop.license_key == key
+                and shop.expires_at > st.now()):
+            return shop
     raise rms_error(401, "GA0001", "Un-Authorised")
 
 

@@ -1,4 +1,6 @@
 """Demo accounts and a few believable Japanese inquiries, so the demo shows something at once."""
+from cryptography.hazmat.primitives import serialization
+
 from sync.fake_mall.demo_key import DEMO_PRIVATE_KEY_PEM
 from sync.fake_mall.state import load_private_key
 from sync.fake_mall.world import add_inquiry, add_rakuten_message, add_topic, add_yahoo_message
@@ -12,8 +14,6 @@ DEMO_YAHOO = {"seller_id": "mallbridge-demo", "client_id": "dj00demoClientId", "
 
 def demo_public_key_pem():
     """The public half of the demo store's key (what `accounts add yahoo --public-key-file` needs)."""
-    from cryptography.hazmat.primitives import serialization
-
     return load_private_key(DEMO_PRIVATE_KEY_PEM).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 

@@ -3,7 +3,7 @@ import base64
 import datetime as dt
 import secrets
 
-from sync.parse import JST, parse_mall_time
+from sync.malls.fields import JST, parse_mall_time
 
 RAKUTEN_TYPES = ("店舗問い合わせ", "商品問い合わせ", "受注問い合わせ", "店舗からの問い合わせ")
 

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, g, request
 
 from sync.fake_mall.web import ApiError, before_api, make, state, yahoo_error
-from sync.yahoo import COMPLETE_REASONS, FILE_TYPES
+from sync.malls.yahoo.client import COMPLETE_REASONS, FILE_TYPES
 
 api = Blueprint("fake_yahoo", __name__, url_prefix="/yahoo/ShoppingWebService/V1")
 auth = Blueprint("fake_yconnect", __name__, url_prefix="/yahoo/yconnect/v2")
@@ -120,7 +120,7 @@ def _filtered(seller):
     args = request.args
     rows = [headline(t) for t in state().topics.values() if t["sellerId"] == seller.seller_id]
     wanted = [w.strip() for w in (args.get("requestFilter") or args.get("filter") or "").split(",") if w.strip()]
-    answered = lambda h: h["sellerPostTime"] is not None  # noqa: E731
+    answered = lambda h: h["sellerPostTime"] is not None
     tests = {"answered": answered, "asnwered": answered,  # the doc's typo is accepted too
              "unanswered": lambda h: h["isNoAnswer"] and not h["isCompleted"], "completed": lambda h: h["isCompleted"]}
     if any(w not in tests for w in wanted):
@@ -257,7 +257,7 @@ def file_add():
         content = file.read() if file else b""
         if ext not in FILE_TYPES or not content:
             raise yahoo_error(400, "Invalid file: JPEG, PNG, GIF or PDF only.")
-        stamp = dt.datetime.fromtimestamp(st.now(), dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = dt.datetime.fromtimestamp(st.now(), dt.UTC).strftime("%Y%m%d%H%M%S")
         key = f"{g.seller.seller_id}/{topic['topicId']}/{stamp}_{secrets.token_hex(6)}_SELLER.{ext}"
         st.files[key] = {"name": name, "content": content, "ext": ext, "topic_id": topic["topicId"], "posted": False,
                          "content_type": FILE_TYPES[ext]}

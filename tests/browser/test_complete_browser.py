@@ -5,8 +5,8 @@ import pytest
 
 from plugin import settings
 from tests.browser.conftest import screenshot
-from tests.sync.poller_helpers import mall, slept, sync_app  # noqa: F401
-from tests.sync.reply_helpers import deliver_yahoo
+from tests.sync.conftest import mall, slept, sync_app  # noqa: F401  (fixtures of the sync tests)
+from tests.sync.helpers import deliver_yahoo
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ from tests.smtp_server import start_server
 
 TOTAL = 2000
 KILLS = 4
-MSGID = re.compile(rb"^Message-ID: (<[^>]+>)", re.M | re.I)
+MSGID = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
 
 
 class IdSink:
@@ -47,9 +47,9 @@ def _queue_messages(n):
         mid = f"<crash.{i}@reply.localhost>"
         raw = (f"From: shop@example.jp\r\nTo: inbox@example.jp\r\nSubject: crash {i}\r\n"
                f"Message-ID: {mid}\r\n\r\nbody {i}\r\n").encode()
-        rows.append(dict(state="queued", kind="mail", message_id=mid, sender="shop@example.jp",
-                         recipients=["inbox@example.jp"], subject=f"crash {i}", raw=raw, attempts=0,
-                         recoveries=0, next_attempt_at=now, created_at=now, updated_at=now))
+        rows.append({"state": "queued", "kind": "mail", "message_id": mid, "sender": "shop@example.jp",
+                         "recipients": ["inbox@example.jp"], "subject": f"crash {i}", "raw": raw, "attempts": 0,
+                         "recoveries": 0, "next_attempt_at": now, "created_at": now, "updated_at": now})
     db.session.execute(insert(OutboxMessage), rows)
     db.session.commit()
 
@@ -94,7 +94,7 @@ def test_sigkilled_worker_loses_nothing(app, tmp_path):
             for k in range(KILLS):
                 proc = _worker(env, log_file)
                 target = len(sink.ids) + step
-                arrived = _wait_for(lambda: len(sink.ids) >= target, 30, proc)
+                arrived = _wait_for(lambda target=target: len(sink.ids) >= target, 30, proc)
                 assert arrived and proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)

@@ -5,8 +5,7 @@ import pytest
 
 from plugin.smtp import PermanentError, SmtpConnection, SmtpUrlError, TemporaryError, parse_smtp_url
 from tests.outbox.conftest import make_mail
-from tests.smtp_server import ScriptedHandler, free_port, password_authenticator, self_signed_context, \
-    start_server
+from tests.smtp_server import ScriptedHandler, free_port, password_authenticator, self_signed_context, start_server
 
 
 @pytest.mark.parametrize("url, expected", [

@@ -3,7 +3,6 @@ from plugin.extensions import db
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import MallAccount
 from tests.conftest import csrf_token
-from tests.sync.poller_helpers import mall, sync_app  # noqa: F401
 
 
 def _add_rakuten(runner, key=DEMO_RAKUTEN["license_key"]):

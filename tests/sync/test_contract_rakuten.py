@@ -8,9 +8,9 @@ import pytest
 import responses
 from responses import matchers
 
-from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError
-from sync.parse import JST
-from sync.rakuten import Attachment, RakutenClient
+from sync.malls.errors import InvalidRequest, MalformedResponse, MallAuthError, PermanentMallError
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import Attachment, RakutenClient
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
 
 T0 = dt.datetime(2026, 11, 1)
@@ -165,7 +165,7 @@ def test_empty_list_variants(rsps, client, body):
 
 def test_list_without_page_count_still_pages_on(rsps, client):
     """A list that omits totalPageCount is paged by totalCount rather than stopping after page 1."""
-    window = dict(fromDate="2026-11-01T09:00:00", toDate="2026-11-20T09:00:00", limit="2")
+    window = {"fromDate": "2026-11-01T09:00:00", "toDate": "2026-11-20T09:00:00", "limit": "2"}
     rsps.get(API + "/inquiries", json={"totalCount": 3, "page": 1, "list": [inquiry(inquiryNumber="1-a"),
                                                                             inquiry(inquiryNumber="1-b")]},
              match=[matchers.query_param_matcher(window | {"page": "1"})])

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from responses import matchers
 
-from sync.errors import MallAuthError, MalformedResponse, PermanentMallError, RateLimited
-from sync.parse import JST
-from sync.yahoo import YahooClient, YahooFile
+from sync.malls.errors import MalformedResponse, MallAuthError, PermanentMallError, RateLimited
+from sync.malls.fields import JST
+from sync.malls.yahoo.client import YahooClient, YahooFile
 from tests.sync.test_yahoo_client import API, AUTH, DETAIL, HEADLINE, NOW, XML_104102, Clock
 
 POSTED = dt.datetime.fromtimestamp(1784252091, JST)
@@ -211,8 +211,8 @@ def test_post_response_variants(rsps, client, body):
     assert (got.topic_id, got.message_id, got.posted_at) == ("t1", "4", dt.datetime.fromtimestamp(1784254138, JST))
 
 
-@pytest.mark.parametrize("kw", [dict(status=200, json={"status": "OK"}), dict(status=200, json={"status": True}),
-                                dict(status=200, body=b""), dict(status=204, body=b"")])
+@pytest.mark.parametrize("kw", [{"status": 200, "json": {"status": "OK"}}, {"status": 200, "json": {"status": True}},
+                                {"status": 200, "body": b""}, {"status": 204, "body": b""}])
 def test_status_calls_accept_ok_variants(rsps, client, kw):
     """Read/complete/private/delete succeed on status ok (any case), true, an empty 200 or a 204."""
     token(rsps)

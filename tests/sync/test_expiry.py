@@ -7,7 +7,7 @@ from plugin import settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import expiry
-from tests.sync.poller_helpers import rakuten_account
+from tests.sync.helpers import rakuten_account
 
 
 def _mails():

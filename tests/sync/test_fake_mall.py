@@ -8,18 +8,26 @@ import sys
 import pytest
 import requests
 
-from sync.errors import InvalidRequest, MallAuthError, MalformedResponse, PermanentMallError, RateLimited, \
-    TemporaryMallError
-from sync.fake_mall.seed import DEMO_RAKUTEN as R, DEMO_YAHOO as Y, add_demo_accounts, demo_public_key_pem
+from sync.fake_mall.seed import DEMO_RAKUTEN as R
+from sync.fake_mall.seed import DEMO_YAHOO as Y
+from sync.fake_mall.seed import add_demo_accounts, demo_public_key_pem
 from sync.fake_mall.server import FakeMallServer
 from sync.fake_mall.state import FakeMallState
 from sync.fake_mall.world import add_inquiry, add_topic
-from sync.parse import JST
-from sync.rakuten import RakutenClient, esa_header
-from sync.retry import call_with_retry
-from sync.yahoo import YahooClient
+from sync.malls.errors import (
+    InvalidRequest,
+    MalformedResponse,
+    MallAuthError,
+    PermanentMallError,
+    RateLimited,
+    TemporaryMallError,
+)
+from sync.malls.fields import JST
+from sync.malls.http import RetryPolicy
+from sync.malls.rakuten.client import RakutenClient, esa_header
+from sync.malls.yahoo.client import YahooClient
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -219,7 +227,7 @@ def test_yahoo_signature_is_required_and_verified(mall, yahoo):
     missing = mall.http.get(url, params={"sellerId": Y["seller_id"]}, headers=yahoo_headers(yahoo, False))
     assert missing.status_code == 401 and "<Code>px-04102</Code>" in missing.text
     from sync.fake_mall.state import new_private_key
-    from sync.yahoo import load_public_key
+    from sync.malls.yahoo.client import load_public_key
 
     honest_key = yahoo.public_key
     yahoo.public_key = new_private_key().public_key()
@@ -312,20 +320,21 @@ def test_rakuten_faults(mall, rakuten, fault, error):
 def test_timeout_fault(mall):
     """A stalled response beyond the read timeout is a TemporaryMallError(timeout)."""
     control(mall, "POST", "/faults", json={"kind": "timeout", "delay": 0.6, "mall": "rakuten"})
-    with RakutenClient(R["service_secret"], R["license_key"], R["shop_id"], timeout=(1.0, 0.2), rate=None,
-                       base_url=mall.bases["MALLBRIDGE_RAKUTEN_API_BASE"]) as client:
-        with pytest.raises(TemporaryMallError) as err:
-            client.count(now() - dt.timedelta(days=1), now())
+    with (RakutenClient(R["service_secret"], R["license_key"], R["shop_id"], timeout=(1.0, 0.2), rate=None,
+                        base_url=mall.bases["MALLBRIDGE_RAKUTEN_API_BASE"]) as client,
+          pytest.raises(TemporaryMallError) as err):
+        client.count(now() - dt.timedelta(days=1), now())
     assert err.value.code == "timeout"
 
 
 def test_faults_back_off_and_recover(mall, yahoo):
-    """Two 429s then two 500s on Yahoo: call_with_retry waits (Retry-After first) and gets through."""
+    """Two 429s then two 500s on Yahoo: the client's in-pass retries wait (Retry-After first) and get through."""
     control(mall, "POST", "/faults", json={"kind": "status", "status": 429, "retry_after": 1, "count": 2,
                                            "mall": "yahoo", "path": "externalTalkList"})
     control(mall, "POST", "/faults", json={"kind": "status", "status": 500, "count": 2, "mall": "yahoo"})
     slept = []
-    page = call_with_retry(yahoo.list, sleep=slept.append, max_attempts=6)
+    yahoo.http.retry = RetryPolicy(attempts=6, sleep=slept.append, jitter=None)
+    page = yahoo.list()
     assert page.count == 0 and len(slept) == 4 and slept[:2] == [1.0, 1.0]
 
 

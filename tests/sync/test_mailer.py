@@ -3,8 +3,9 @@ import email
 from email import policy
 
 from plugin.extensions import db
-from sync import mailer
-from tests.sync.poller_helpers import rakuten_account
+from sync import identity, mailer
+from sync.messages import MallFile, MallMessage
+from tests.sync.helpers import rakuten_account
 
 
 def _parsed(mail):
@@ -12,32 +13,32 @@ def _parsed(mail):
 
 
 def _msg(**kw):
-    base = dict(mall="rakuten", inquiry_id="391234-20261120-1", message_id="q", sender="customer",
-                text="在庫は\nありますか", customer_name="山田 花子", customer_identity="abc@pc.fw.rakuten.ne.jp",
-                inquiry_type="受注問い合わせ", category="配送", item_name="有機緑茶 100g",
-                order_number="391234-20261120-0001")
+    base = {"mall": "rakuten", "inquiry_id": "391234-20261120-1", "message_id": "q", "sender": "customer",
+                "text": "在庫は\nありますか", "customer_name": "山田 花子", "customer_identity": "abc@pc.fw.rakuten.ne.jp",
+                "inquiry_type": "受注問い合わせ", "category": "配送", "item_name": "有機緑茶 100g",
+                "order_number": "391234-20261120-0001"}
     base.update(kw)
-    return mailer.MallMessage(**base)
+    return MallMessage(**base)
 
 
 def test_message_id_is_deterministic(app):
     """The same mall message always gets `<mall.shopId.inquiryId.messageId@REPLY_DOMAIN>`."""
-    assert mailer.mail_message_id("rakuten", "391234", "391234-1", "q") == "<rakuten.391234.391234-1.q@reply.localhost>"
+    assert identity.mail_message_id("rakuten", "391234", "391234-1", "q") == "<rakuten.391234.391234-1.q@reply.localhost>"
 
 
 def test_reply_address_round_trip_and_forgery(app):
     """A signed reply address names mall, account and customer; a tampered one is refused."""
-    addr = mailer.reply_address("yahoo", 7, "0123456789ab")
+    addr = identity.reply_address("yahoo", 7, "0123456789ab")
     assert addr == addr.lower() and len(addr.split("@")[0]) <= 64
-    assert mailer.read_reply_address(addr.upper()) == ("yahoo", 7, "0123456789ab")
-    assert mailer.read_reply_address(addr.replace("y7", "y8")) is None
-    assert mailer.read_reply_address("r+nonsense@reply.localhost") is None
+    assert identity.read_reply_address(addr.upper()) == ("yahoo", 7, "0123456789ab")
+    assert identity.read_reply_address(addr.replace("y7", "y8")) is None
+    assert identity.read_reply_address("r+nonsense@reply.localhost") is None
 
 
 def test_follow_up_threads_and_shows_order_link(app):
     """A follow-up has Re:, In-Reply-To = first ID, References chain, the order header and back-office link."""
     account = rakuten_account()
-    first = mailer.mail_message_id("rakuten", "391234", "391234-20261120-1", "q")
+    first = identity.mail_message_id("rakuten", "391234", "391234-20261120-1", "q")
     mail = mailer.build(account, _msg(message_id="0"), to="inbox@example.jp", subject="【楽天】受注問い合わせ 有機緑茶 100g",
                         first_id=first, chain=[first])
     mail = _parsed(mail)
@@ -69,8 +70,8 @@ def test_customer_mode_uses_masked_address_with_signed_reply_to(app):
 def test_large_attachment_becomes_a_note(app):
     """An attachment that was not fetched is described in the body with the mall link instead."""
     account = rakuten_account()
-    files = (mailer.MallFile("big.pdf", "p", note="5120KBを超えるため添付していません"),
-             mailer.MallFile("photo.png", "k", 3, "image/png", b"png"))
+    files = (MallFile("big.pdf", "p", note="5120KBを超えるため添付していません"),
+             MallFile("photo.png", "k", 3, "image/png", b"png"))
     mail = _parsed(mailer.build(account, _msg(attachments=files), to="inbox@example.jp", subject="s"))
     body = mail.get_body().get_content().replace("\r\n", "\n")
     assert "big.pdf" in body and "5120KB" in body
@@ -92,7 +93,7 @@ def test_rakuten_links_follow_the_rms_and_r_messe_patterns(app):
 
 def test_yahoo_links_use_the_store_creator_pro_account(app):
     """Yahoo!: order detail and Q&A pages live under pro.store.yahoo.co.jp/pro.<seller>, the item on the storefront."""
-    from tests.sync.poller_helpers import yahoo_account
+    from tests.sync.helpers import yahoo_account
 
     account = yahoo_account()
     msg = _msg(mall="yahoo", inquiry_id="33c2dfab10ef4a", order_number="mallbridge-demo-10000123",

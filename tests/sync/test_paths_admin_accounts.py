@@ -10,10 +10,9 @@ from sqlalchemy import func, select, text
 from plugin.extensions import db
 from plugin.models import AuditLog, Shop
 from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
-from sync import accounts
+from sync.malls.base import IP_UNCHECKED
 from sync.models import MallAccount, SyncCursor
 from tests.conftest import csrf_token
-from tests.sync.poller_helpers import mall, sync_app  # noqa: F401
 
 RAKUTEN_FORM = {"shop": "default", "rakuten_shop_id": str(DEMO_RAKUTEN["shop_id"]),
                 "service_secret": DEMO_RAKUTEN["service_secret"], "license_key": DEMO_RAKUTEN["license_key"]}
@@ -52,7 +51,7 @@ def _test_button(client, account_id):
 def _report(page):
     """[(label, OK|NG, detail)] from the connection-test table."""
     body = page.split('class="console-table test-report"', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr><td>(.*?)</td><td>.*?>(OK|NG)<.*?</td><td>(.*?)</td></tr>", body, re.S)
+    rows = re.findall(r"<tr><td>(.*?)</td><td>.*?>(OK|NG)<.*?</td><td>(.*?)</td></tr>", body, re.DOTALL)
     return [(label, result, detail) for label, result, detail in rows]
 
 
@@ -194,7 +193,7 @@ def test_yahoo_connection_test_names_an_unregistered_source_ip(sync_app, admin, 
     with mall.state.lock:
         mall.state.sellers[DEMO_YAHOO["seller_id"]].allowed_ips = {"192.0.2.10"}
     account = db.session.scalars(select(MallAccount)).one()
-    report = dict(((label, (result, detail)) for label, result, detail in _report(_test_button(admin, account.id))))
+    report = {label: (result, detail) for label, result, detail in _report(_test_button(admin, account.id))}
     assert report["認証（クライアントID・シークレット・リフレッシュトークン）"][0] == "OK"
     result, detail = report["送信元IP"]
     assert result == "NG" and "送信元IP" in detail and "登録されていません" in detail
@@ -204,8 +203,9 @@ def test_yahoo_connection_test_names_an_unregistered_source_ip(sync_app, admin, 
 
 def test_yahoo_connection_test_explains_a_wrong_public_key(sync_app, admin, mall):
     """A public key that is not the store's (signature refused, px-04102) is reported NG in Japanese."""
-    from sync.fake_mall.state import new_private_key
     from cryptography.hazmat.primitives import serialization
+
+    from sync.fake_mall.state import new_private_key
 
     other = new_private_key().public_key().public_bytes(serialization.Encoding.PEM,
                                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -225,7 +225,7 @@ def test_rakuten_connection_test_names_a_refused_source(sync_app, admin, mall):
     report = {label: (result, detail) for label, result, detail in _report(_test_button(admin, account.id))}
     assert report["認証（serviceSecret・licenseKey）"][0] == "OK"
     assert report["送信元IP"][0] == "NG" and "IP制限" in report["送信元IP"][1]
-    assert report["問い合わせ一覧の取得権限"] == ("NG", accounts.IP_UNCHECKED)
+    assert report["問い合わせ一覧の取得権限"] == ("NG", IP_UNCHECKED)
 
 
 def test_editing_an_account_to_another_accounts_shop_id_is_refused(admin):

@@ -6,9 +6,10 @@ from plugin import settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
+from sync.fake_mall import world
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import MallAccount
-from tests.sync.poller_helpers import add, mall, rakuten_account, sync_app, world, yahoo_account  # noqa: F401
+from tests.sync.helpers import add, rakuten_account, yahoo_account
 
 
 def _poll(account_id):

@@ -6,10 +6,10 @@ import pytest
 
 from plugin import settings
 from plugin.extensions import db
+from plugin.invalid import InvalidInput
 from sync import accounts, status
 from sync.models import MallInquiry
-from tests.sync.poller_helpers import rakuten_account, yahoo_account
-from plugin.invalid import InvalidInput
+from tests.sync.helpers import rakuten_account, yahoo_account
 
 
 def _inquiries(account, started_at_utc, n):
@@ -21,7 +21,7 @@ def _inquiries(account, started_at_utc, n):
 
 
 def _months(account):
-    return dict((a.id, rows) for a, rows in status.rmesse_months())[account.id]
+    return {a.id: rows for a, rows in status.rmesse_months()}[account.id]
 
 
 @pytest.mark.parametrize("conversations, fee", [(0, 0), (100, 0), (101, 10), (250, 1500)])

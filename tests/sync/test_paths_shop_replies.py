@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import mailer, own_replies, poller, reply_queue
+from sync import mailer, own_replies, poller
+from sync.fake_mall import world
 from sync.models import InboundMessage, MallAccount
-from tests.sync.poller_helpers import add, mall, sync_app, world, yahoo_account  # noqa: F401
-from tests.sync.reply_helpers import deliver_rakuten, deliver_yahoo, posted
+from sync.replies import post
+from sync.replies import queue as reply_queue
+from tests.sync.helpers import add, deliver_rakuten, deliver_yahoo, posted, yahoo_account
 
 OWN_TEXT = "お問い合わせありがとうございます。\n在庫ございます。"
 DIRECT_TEXT = "ストアの管理画面から追記です。\n本日発送いたしました。"
@@ -45,7 +47,7 @@ def _post_through_mallbridge(account_id, inquiry_id, text):
     """The reply path as the helpdesk uses it: queue the reply, then one `sync run` pass posts it."""
     reply_queue.enqueue_reply(account_id, inquiry_id, text)
     db.session.commit()
-    counts = reply_queue.run_pass()
+    counts = post.run_pass()
     assert counts["posted"] == 1, counts
 
 

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 import responses
 
-from sync import rakuten_poll
-from sync.poll_types import with_markers
+from sync.malls.rakuten import poll as rakuten_poll
+from sync.messages import with_markers
 from tests.sync.rakuten_samples import API, inquiry, page
 
 T0 = dt.datetime(2020, 5, 1, 0, 0, 0)

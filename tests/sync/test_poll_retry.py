@@ -5,9 +5,9 @@ import requests
 import responses
 from responses import registries
 
-from sync.errors import RateLimited, TemporaryMallError
-from sync.http import MallHttp, RetryPolicy
-from sync.rakuten import RakutenClient
+from sync.malls.errors import RateLimited, TemporaryMallError
+from sync.malls.http import MallHttp, RetryPolicy
+from sync.malls.rakuten.client import RakutenClient
 from tests.sync.rakuten_samples import API, BASE
 
 COUNT = API + "/inquiries/count"

@@ -2,7 +2,7 @@
 from plugin.extensions import db
 from sync import poller
 from sync.models import MallAccount
-from tests.sync.poller_helpers import mall, sync_app, yahoo_account  # noqa: F401
+from tests.sync.helpers import yahoo_account
 
 
 def _poll(account_id):
@@ -11,7 +11,7 @@ def _poll(account_id):
 
 def test_signature_not_accepted_by_yahoo_shows_on_the_account_status(sync_app, mall, monkeypatch):
     """A pass that works while Yahoo! reports the public-key signature as not accepted leaves a Japanese warning."""
-    from sync.yahoo import YahooClient
+    from sync.malls.yahoo.client import YahooClient
 
     original = YahooClient._note_authorize_status
 

@@ -5,17 +5,17 @@ from sqlalchemy import func, select
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
 from sync import poller
+from sync.fake_mall import world
 from sync.fake_mall.seed import DEMO_RAKUTEN
 from sync.models import InboundMessage, MallAccount, SyncCursor
-from tests.sync.poller_helpers import (INBOX, add, mall, rakuten_account, smtp_sink, sync_app,  # noqa: F401
-                                       world, yahoo_account)
+from tests.sync.helpers import INBOX, add, rakuten_account, yahoo_account
 
 SHOP = DEMO_RAKUTEN["shop_id"]
 
 
 @pytest.fixture(autouse=True)
 def _never_sleep(slept):
-    """Every test here records the poller's retry waits instead of sleeping (see poller_helpers.slept)."""
+    """Every test here records the poller's retry waits instead of sleeping (the `slept` fixture in conftest.py)."""
     return slept
 
 

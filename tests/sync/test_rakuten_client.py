@@ -6,13 +6,22 @@ import pytest
 import requests
 from responses import matchers
 
-from sync.errors import (Conflict, InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
-                         RateLimited, ResponseTooLarge, TemporaryMallError)
-from sync.parse import JST
-from sync.rakuten import Attachment, esa_header, windows
+from sync.malls.errors import (
+    Conflict,
+    InvalidRequest,
+    MalformedResponse,
+    MallAuthError,
+    NotFound,
+    PermanentMallError,
+    RateLimited,
+    ResponseTooLarge,
+    TemporaryMallError,
+)
+from sync.malls.fields import JST
+from sync.malls.rakuten.client import Attachment, esa_header, windows
 from tests.sync.rakuten_samples import API, BASE, INQUIRY, inquiry, page
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 1, 0, 0, 0)  # naive = UTC → 09:00 JST
 T1 = dt.datetime(2026, 11, 20, 0, 0, 0)
 
@@ -126,8 +135,8 @@ def test_windows_are_at_most_30_days_and_cover_the_range():
 
 def test_iter_inquiries_walks_windows_and_pages(rsps, client):
     """A 45-day range is read in two windows, the first over two pages."""
-    first = dict(fromDate="2026-10-01T09:00:00", toDate="2026-10-31T08:59:59")
-    second = dict(fromDate="2026-10-31T09:00:00", toDate="2026-11-15T09:00:00")
+    first = {"fromDate": "2026-10-01T09:00:00", "toDate": "2026-10-31T08:59:59"}
+    second = {"fromDate": "2026-10-31T09:00:00", "toDate": "2026-11-15T09:00:00"}
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-a"), inquiry(inquiryNumber="1-b")], 3, 2, 1),
              match=[matchers.query_param_matcher(first | {"limit": "2", "page": "1"})])
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-c")], 3, 2, 2),
@@ -140,7 +149,7 @@ def test_iter_inquiries_walks_windows_and_pages(rsps, client):
 
 def test_iter_inquiries_splits_a_window_over_10000_rows(rsps, client):
     """More than 10,000 rows in a window (the API cap) splits the window in halves."""
-    full = dict(fromDate="2026-11-01T09:00:00", toDate="2026-11-03T09:00:00", limit="100", page="1")
+    full = {"fromDate": "2026-11-01T09:00:00", "toDate": "2026-11-03T09:00:00", "limit": "100", "page": "1"}
     rsps.get(API + "/inquiries", json=page([], total=10001, pages=101),
              match=[matchers.query_param_matcher(full)])
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-a")]), match=[matchers.query_param_matcher(
@@ -153,7 +162,7 @@ def test_iter_inquiries_splits_a_window_over_10000_rows(rsps, client):
 
 def test_iter_inquiries_splits_a_window_the_api_refuses_with_ie000(rsps, client):
     """A window the API refuses with 400 IE000 (over 10,000 rows) is split in halves and read."""
-    full = dict(fromDate="2026-11-01T09:00:00", toDate="2026-11-03T09:00:00", limit="100", page="1")
+    full = {"fromDate": "2026-11-01T09:00:00", "toDate": "2026-11-03T09:00:00", "limit": "100", "page": "1"}
     rsps.get(API + "/inquiries", status=400, json={"error": {"code": "IE000", "message": "400 Bad Request"}},
              match=[matchers.query_param_matcher(full)])
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-a")]), match=[matchers.query_param_matcher(
@@ -164,8 +173,8 @@ def test_iter_inquiries_splits_a_window_the_api_refuses_with_ie000(rsps, client)
     assert [i.number for i in found] == ["1-a", "1-b"]
 
 
-@pytest.mark.parametrize("kw", [dict(limit=101), dict(limit=0), dict(page=0), dict(page=10001),
-                                dict(limit=100, page=101)])
+@pytest.mark.parametrize("kw", [{"limit": 101}, {"limit": 0}, {"page": 0}, {"page": 10001},
+                                {"limit": 100, "page": 101}])
 def test_list_refuses_paging_the_api_rejects(client, kw):
     """limit 1–100, page 1–10000 and limit*page ≤ 10000 are checked before sending."""
     with pytest.raises(InvalidRequest):

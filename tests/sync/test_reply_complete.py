@@ -4,12 +4,13 @@ import re
 from sqlalchemy import select
 
 from plugin.extensions import db
-from sync import complete, reply_queue
+from sync.fake_mall import world
 from sync.models import MallAccount, MallInquiry
-from sync.reply_models import ReplyJob
+from sync.replies import complete
+from sync.replies import queue as reply_queue
+from sync.replies.models import ReplyJob
 from tests.conftest import csrf_token
-from tests.sync.poller_helpers import add, mall, sync_app, world, yahoo_account  # noqa: F401
-from tests.sync.reply_helpers import deliver_rakuten
+from tests.sync.helpers import add, deliver_rakuten, yahoo_account
 
 
 def _link_of(mail):
@@ -36,7 +37,7 @@ def test_delivered_mail_carries_the_link_and_it_needs_login(sync_app, mall, clie
 
 def test_rakuten_complete_is_queued_then_posted(sync_app, mall, client, auth, runner):
     """Confirming queues a completion job; `sync run` completes the inquiry on R-Messe; the page then says so."""
-    account, mail, number = deliver_rakuten(mall)
+    _account, mail, number = deliver_rakuten(mall)
     path = _path(_link_of(mail))
     auth.login()
     token = csrf_token(client.get(path).get_data(as_text=True))

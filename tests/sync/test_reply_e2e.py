@@ -7,11 +7,11 @@ from sqlalchemy import select
 from plugin import settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import poller, reply_queue
+from sync import poller
+from sync.fake_mall import world
 from sync.models import MallAccount, OwnReply
-from tests.sync.poller_helpers import add, mall, smtp_sink, sync_app, world  # noqa: F401
-from tests.sync.reply_helpers import (AGENT, deliver_rakuten, jobs, mails, posted, reply_address,  # noqa: F401
-                                      reply_to, send, smtp_in)
+from sync.replies import queue as reply_queue
+from tests.sync.helpers import AGENT, add, deliver_rakuten, jobs, mails, posted, reply_address, reply_to, send
 
 GMAIL_QUOTE = ("\n\n2026年11月23日(月) 12:00 山田 花子 <{addr}>:\n\n> 在庫はありますか？\n>\n> 山田\n")
 

@@ -1,8 +1,15 @@
 """The malls' write rules, checked before a reply is queued (malls.md 1.5 and 2.5)."""
 import pytest
 
-from sync.reply_parse import File
-from sync.reply_rules import check, clean_name, wrap_line
+from sync import malls
+from sync.malls.rakuten.client import MAX_LINE
+from sync.replies.parse import File
+from sync.replies.rules import clean_name, wrap_line
+
+
+def check(mall, text, files=()):
+    """What intake asks of the account's mall before queueing a reply."""
+    return malls.get(mall).check_reply(text, files)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
 PDF = b"%PDF-1.4 test"
@@ -11,7 +18,7 @@ PDF = b"%PDF-1.4 test"
 def test_long_line_is_wrapped_without_losing_text():
     """A 700-character line becomes lines of at most 300 characters whose concatenation is the original."""
     line = ("お問い合わせの件、" + "あ" * 60 + "。") * 10
-    pieces = wrap_line(line)
+    pieces = wrap_line(line, MAX_LINE)
     assert all(len(p) <= 300 for p in pieces) and "".join(pieces) == line
     assert all(p[-1] in "、。" for p in pieces[:-1])  # broken after punctuation
 
@@ -20,7 +27,7 @@ def test_wrap_never_splits_an_allowed_url():
     """A URL near the 300th character moves to the next line whole."""
     url = "https://item.rakuten.co.jp/shop/item-12345/"
     line = "あ" * 280 + url + "い" * 50
-    pieces = wrap_line(line)
+    pieces = wrap_line(line, MAX_LINE)
     assert any(url in p for p in pieces) and "".join(pieces) == line
 
 

@@ -1,5 +1,6 @@
 """smtp-in as a server: size limit, STARTTLS, the CLI process, admin page, mark-read setting."""
 import datetime as dt
+import logging
 import os
 import signal
 import smtplib
@@ -13,15 +14,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from sqlalchemy.exc import OperationalError
 
 from plugin import settings
 from plugin.extensions import db
-from sync.reply_models import ReplyJob
+from sync.replies import intake
+from sync.replies.models import ReplyJob
 from tests.conftest import TEST_KEY, csrf_token
 from tests.smtp_server import free_port
-from tests.sync.poller_helpers import mall, smtp_sink, sync_app  # noqa: F401
-from tests.sync.reply_helpers import (deliver_rakuten, jobs, mails, posted, reply_address,  # noqa: F401
-                                      reply_to, send, smtp_in)
+from tests.sync.helpers import deliver_rakuten, jobs, mails, posted, reply_to, send
 
 
 def test_oversized_mail_gets_552_and_is_not_stored(sync_app, mall, smtp_in):
@@ -38,7 +39,7 @@ def test_oversized_mail_gets_552_and_is_not_stored(sync_app, mall, smtp_in):
 def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reply.localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
             .sign(key, hashes.SHA256()))
@@ -53,7 +54,7 @@ def test_starttls_is_offered_and_works(sync_app, mall, tmp_path):
     """With a certificate, smtp-in offers STARTTLS and accepts a reply over TLS."""
     from aiosmtpd.controller import Controller
 
-    from sync.smtp_in import ReplyHandler, smtp_options, tls_context
+    from sync.replies.smtp_in import ReplyHandler, smtp_options, tls_context
 
     _account, original, _number = deliver_rakuten(mall)
     options = smtp_options(sync_app, tls=tls_context(*_self_signed(tmp_path)), require_tls=True)
@@ -100,6 +101,57 @@ def test_cli_process_refuses_forged_and_stops_on_sigterm(sync_app, tmp_path):
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err.decode()
     assert b"smtp-in listening on 127.0.0.1:" in out
+
+
+def test_cli_once_exits_after_the_first_stored_mail(sync_app, mall):
+    """`mallbridge smtp-in --once` serves until one reply is stored and taken in, then exits by itself."""
+    _account, original, _number = deliver_rakuten(mall)
+    port = free_port()
+    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
+               MALLBRIDGE_SECRET_KEY="test-secret", MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
+    env.pop("MALLBRIDGE_DEMO", None)
+    exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
+    proc = subprocess.Popen([exe, "smtp-in", "--port", str(port), "--once"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            try:
+                send(port, reply_to(original, "在庫ございます。"))
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("smtp-in did not start: " + proc.stderr.read().decode())
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert [m.state for m in mails()] == ["accepted"]
+
+
+def test_database_outage_answers_451_and_is_logged_once(sync_app, mall, smtp_in, monkeypatch, caplog):
+    """While the database is down RCPT gets 451 (the helpdesk retries later) and one log line, not one
+    per mail; the recovery is logged once and the reply is then accepted."""
+    _account, original, _number = deliver_rakuten(mall)
+    real, calls = intake.account_for_recipient, []
+
+    def flaky(address):
+        calls.append(address)
+        if len(calls) <= 2:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(address)
+
+    monkeypatch.setattr(intake, "account_for_recipient", flaky)
+    with caplog.at_level(logging.INFO, logger="mallbridge.sync"):
+        for _ in range(2):
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+                send(smtp_in, reply_to(original, "在庫ございます。"))
+            assert next(iter(refused.value.recipients.values()))[0] == 451
+        assert send(smtp_in, reply_to(original, "在庫ございます。")) == {}
+    assert caplog.text.count("cannot check recipient") == 1
+    assert caplog.text.count("database reachable again") == 1
+    assert [m.state for m in mails()] == ["accepted"]
 
 
 def test_admin_sees_bounce_and_requeues_dead_job(sync_app, mall, smtp_in, client, auth, runner):

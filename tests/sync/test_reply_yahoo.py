@@ -1,8 +1,7 @@
 """Replies to Yahoo! store questions: post, files on private topics only, thread rules."""
 from plugin.extensions import db
-from sync.reply_models import ReplyJob
-from tests.sync.poller_helpers import mall, sync_app  # noqa: F401
-from tests.sync.reply_helpers import deliver_rakuten, deliver_yahoo, jobs, mails, posted, reply_to, send, smtp_in  # noqa: F401
+from sync.replies.models import ReplyJob
+from tests.sync.helpers import deliver_rakuten, deliver_yahoo, jobs, mails, posted, reply_to, send
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 64
 
@@ -47,9 +46,10 @@ def test_rakuten_reply_with_attachment_is_uploaded_first(sync_app, mall, smtp_in
 
 def test_two_open_inquiries_without_thread_bounce(sync_app, mall, smtp_in):
     """Without thread headers and with two open inquiries of the customer, the agent is told to reply in the thread."""
-    from tests.sync.poller_helpers import add, world
     from sync import poller
+    from sync.fake_mall import world
     from sync.models import MallAccount
+    from tests.sync.helpers import add
 
     account, original, _number = deliver_rakuten(mall, user_mask_email="same@pc.fw.rakuten.ne.jp")
     add(mall, world.add_inquiry, {"shop_id": 391234, "user_name": "山田 花子", "message": "別件です",

@@ -3,8 +3,8 @@ import pytest
 
 from plugin import helpdesk
 from plugin.extensions import db
-from sync import routing
 from plugin.invalid import InvalidInput
+from sync import routing
 
 
 def test_first_match_wins_and_default_applies(app):

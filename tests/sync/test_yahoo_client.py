@@ -10,12 +10,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from responses import matchers
 
-from sync.errors import (InvalidRequest, MallAuthError, MalformedResponse, NotFound, PermanentMallError,
-                         RateLimited, TemporaryMallError)
 from sync.fake_mall.demo_key import DEMO_PRIVATE_KEY_PEM
 from sync.fake_mall.seed import demo_public_key_pem
-from sync.parse import JST
-from sync.yahoo import YahooClient, YahooFile, load_public_key
+from sync.malls.errors import (
+    InvalidRequest,
+    MalformedResponse,
+    MallAuthError,
+    NotFound,
+    PermanentMallError,
+    RateLimited,
+    TemporaryMallError,
+)
+from sync.malls.fields import JST
+from sync.malls.yahoo.client import YahooClient, YahooFile, load_public_key
 
 API = "https://yahoo.example.test/ShoppingWebService/V1"
 AUTH = "https://auth.example.test/yconnect/v2"
@@ -142,7 +149,7 @@ def test_list_parses_headlines_with_string_numbers_and_booleans(rsps, client):
 def test_list_sends_filters(rsps, client):
     """Filters: requestFilter comma-joined, dateType with UNIX-second dates, qaType, isPrivate, sort."""
     token_stub(rsps)
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     rsps.get(API + "/externalTalkList", json={"headlines": []}, match=[matchers.query_param_matcher({
         "sellerId": "store", "start": "21", "result": "20", "requestFilter": "unanswered,answered",
         "dateType": "userPostTime", "startDate": str(int(start.timestamp())), "endDate": "1784252091",
@@ -151,8 +158,8 @@ def test_list_sends_filters(rsps, client):
                 end_date=1784252091, qa_type="order", is_private=True, sort="userPostTime", sort_order="desc")
 
 
-@pytest.mark.parametrize("kw", [dict(result=21), dict(result=0), dict(start=0),
-                                dict(date_type="userPostTime")])
+@pytest.mark.parametrize("kw", [{"result": 21}, {"result": 0}, {"start": 0},
+                                {"date_type": "userPostTime"}])
 def test_list_refuses_what_the_api_rejects(client, kw):
     """result ≤ 20, start ≥ 1 and dates with dateType are checked before sending."""
     with pytest.raises(InvalidRequest):

@@ -1,0 +1,1 @@
+"""Rakuten R-Messe (RMS InquiryManagementAPI): client, model, errors, poll, rules, adapter."""

@@ -1,0 +1,1 @@
+"""Yahoo! Shopping store Q&A (externalTalk*): client, model, errors, poll, adapter."""
