@@ -1,4 +1,4 @@
-"""One mail per mall message (design.md "Mail into the inbox"): threading under the inquiry's
+"""One mail per mall message (docs/architecture.md "Mail into the inbox"): threading under the inquiry's
 first message, the signed reply address as sender, X-Mallbridge headers and a body shop staff
 can act on.
 

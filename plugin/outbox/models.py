@@ -10,7 +10,7 @@ from plugin import clock
 from plugin.extensions import db
 from plugin.queue import Queue, QueueRow
 
-# design.md "Outbox states": staged → queued → sending → sent, plus failed / dead / discarded.
+# docs/architecture.md "Outbox states": staged → queued → sending → sent, plus failed / dead / discarded.
 STATES = ("staged", "queued", "sending", "sent", "failed", "dead", "discarded")
 STATE_LABELS = {
     "staged": "保留中（承認待ち）",

@@ -1,4 +1,4 @@
-"""Fake Rakuten InquiryManagementAPI + license-key expiry, per malls.md §1 (limits, error bodies)."""
+"""Fake Rakuten InquiryManagementAPI + license-key expiry, per docs/mall-apis.md §1 (limits, error bodies)."""
 import base64
 import binascii
 import datetime as dt

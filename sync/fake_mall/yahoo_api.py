@@ -1,4 +1,4 @@
-"""Fake Yahoo! Shopping store Q&A (externalTalk*) and YConnect v2 token endpoint, per malls.md §2."""
+"""Fake Yahoo! Shopping store Q&A (externalTalk*) and YConnect v2 token endpoint, per docs/mall-apis.md §2."""
 import base64
 import binascii
 import datetime as dt

@@ -4,7 +4,7 @@ Every error carries the mall ("rakuten" | "yahoo"), the HTTP status (None for tr
 errors), the mall's own error code and reason, and a Japanese explanation for shop staff.
 """
 
-# Japanese explanations of the mall codes listed in malls.md; shown on the dashboard.
+# Japanese explanations of the mall codes listed in docs/mall-apis.md; shown on the dashboard.
 CODE_EXPLANATIONS = {
     "GA0001": "楽天のライセンスキー(licenseKey)が期限切れか無効です。RMSの「WEB APIサービス」で新しいキーを発行し、"
               "アカウント設定で更新してください(キーの有効期限は90日です)。",

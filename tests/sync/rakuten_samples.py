@@ -1,4 +1,4 @@
-"""Rakuten InquiryManagementAPI bodies as malls.md documents them (field names and shapes)."""
+"""Rakuten InquiryManagementAPI bodies as docs/mall-apis.md describes them (field names and shapes)."""
 import copy
 
 BASE = "https://rms.example.test/es/1.0"

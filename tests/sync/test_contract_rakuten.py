@@ -1,4 +1,4 @@
-"""malls.md §1 (Rakuten R-Messe) read line by line: every variant the document says can occur,
+"""docs/mall-apis.md §1 (Rakuten R-Messe) read line by line: every variant the document says can occur,
 fed to RakutenClient through `responses`. Facts already pinned in test_rakuten_client.py are
 not repeated here; this file holds the ones it did not cover."""
 import datetime as dt

@@ -1,4 +1,4 @@
-"""malls.md §2 (Yahoo! Shopping externalTalk*) read line by line: every variant the document says
+"""docs/mall-apis.md §2 (Yahoo! Shopping externalTalk*) read line by line: every variant the document says
 can occur, fed to YahooClient through `responses`. Facts already pinned in test_yahoo_client.py
 are not repeated here; this file holds the ones it did not cover."""
 import base64

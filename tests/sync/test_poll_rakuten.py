@@ -1,5 +1,5 @@
 """Rakuten scan against `responses`: listed inquiries are delivered without a detail call when they
-carry their messages (malls.md §1.5), with the detail as fallback; markers are looked up per page."""
+carry their messages (docs/mall-apis.md §1.5), with the detail as fallback; markers are looked up per page."""
 import datetime as dt
 
 import pytest

@@ -61,7 +61,7 @@ def test_backfill_is_staged_released_delivered_and_threaded(sync_app, mall, smtp
 
 
 def test_fake_mall_list_carries_every_message_so_no_detail_is_read(sync_app, mall):
-    """The fake mall lists full inquiry objects (malls.md §1.5): a new inquiry with a follow-up is delivered
+    """The fake mall lists full inquiry objects (docs/mall-apis.md §1.5): a new inquiry with a follow-up is delivered
     from the list alone; a fault armed on the detail endpoint is never reached."""
     inq = add(mall, world.add_inquiry, {"shop_id": SHOP, "days_ago": 2, "message": "一通目"})
     add(mall, world.add_rakuten_message, inq["inquiryNumber"], {"days_ago": 1, "message": "二通目"})

@@ -1,4 +1,4 @@
-"""The malls' write rules, checked before a reply is queued (malls.md 1.5 and 2.5)."""
+"""The malls' write rules, checked before a reply is queued (docs/mall-apis.md §1.5 and §2.5)."""
 import pytest
 
 from sync import malls

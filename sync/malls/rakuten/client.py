@@ -28,7 +28,7 @@ from sync.malls.rakuten.model import (
 
 DEFAULT_BASE = "https://api.rms.rakuten.co.jp/es/1.0"
 JSON_TYPE = "application/json; charset=utf-8"
-# Some RMS APIs answer 415 unless the parameter has no space (malls.md §1.8): built for both.
+# Some RMS APIs answer 415 unless the parameter has no space (docs/mall-apis.md §1.8): built for both.
 JSON_TYPE_UNSPACED = "application/json;charset=utf-8"
 MAX_WINDOW = dt.timedelta(days=30)  # the API allows 31 days; one day of slack for clock skew
 MAX_ROWS = 10000  # limit*(page-1)+limit must stay ≤ 10000

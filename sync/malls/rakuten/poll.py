@@ -88,7 +88,7 @@ def scan(client: RakutenClient, start: dt.datetime, end: dt.datetime, markers_of
             yield Snapshot(listed.number, marker, listed.reg_date, None, unchanged=True)
             continue
         if has_messages(listed):
-            # The list returns the same object as the detail (malls.md §1.5): no second call.
+            # The list returns the same object as the detail (docs/mall-apis.md §1.5): no second call.
             yield snapshot(listed)
             continue
         log.debug("inquiry %s listed without replies[]; reading its detail", listed.number)
