@@ -20,6 +20,8 @@ from plugin.config import normalize_database_url
 from plugin.extensions import db
 from tests import factories
 
+# The sync fixtures (fake mall, SMTP sink, smtp-in) serve tests/sync and one browser test.
+pytest_plugins = ["tests.sync.fixtures"]
 PG_SERVER_URL = os.environ.get("MALLBRIDGE_TEST_DATABASE_URL")
 TEST_KEY = Fernet.generate_key().decode()
 RUN_PREFIX = "mbrun_"

@@ -5,7 +5,6 @@ import pytest
 
 from plugin import settings
 from tests.browser.conftest import screenshot
-from tests.sync.conftest import mall, slept, sync_app  # noqa: F401  (fixtures of the sync tests)
 from tests.sync.helpers import deliver_yahoo
 
 pytestmark = pytest.mark.browser

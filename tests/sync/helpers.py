@@ -1,4 +1,4 @@
-"""Plain helpers of the sync tests (the fixtures are in tests/sync/conftest.py): demo accounts on
+"""Plain helpers of the sync tests (the fixtures are in tests/sync/fixtures.py): demo accounts on
 the fake mall, an inquiry polled into the outbox, an agent's reply mail and what came of it."""
 import email
 import smtplib

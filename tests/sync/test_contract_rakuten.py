@@ -22,7 +22,7 @@ RMS_TYPE = "application/json;charset=UTF-8"
 
 @pytest.fixture
 def client(rakuten_client):
-    """The sample shop's client (tests/sync/conftest.py)."""
+    """The sample shop's client (tests/sync/fixtures.py)."""
     return rakuten_client
 
 

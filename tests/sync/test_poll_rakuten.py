@@ -15,7 +15,7 @@ T1 = dt.datetime(2020, 5, 20, 0, 0, 0)  # one window: one list call per page
 
 @pytest.fixture
 def client(rakuten_client):
-    """The sample shop's client (tests/sync/conftest.py)."""
+    """The sample shop's client (tests/sync/fixtures.py)."""
     return rakuten_client
 
 

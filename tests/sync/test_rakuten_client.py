@@ -28,7 +28,7 @@ T1 = dt.datetime(2026, 11, 20, 0, 0, 0)
 
 @pytest.fixture
 def client(rakuten_client):
-    """The sample shop's client (tests/sync/conftest.py)."""
+    """The sample shop's client (tests/sync/fixtures.py)."""
     return rakuten_client
 
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the sync tests: a strict `responses` mock, a Rakuten client, a running fake
+"""Fixtures shared by the sync tests (and the browser test of the completion link; tests/conftest.py
+loads them as a plugin): a strict `responses` mock, a Rakuten client, a running fake
 mall, the app pointed at it (never sleeping), an SMTP sink and smtp-in on free ports.
 
 Plain helpers (accounts, delivering an inquiry, building a reply) are in tests.sync.helpers."""
