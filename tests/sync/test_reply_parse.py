@@ -3,7 +3,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from sync.replies.parse import clean, html_to_text, parse_bytes, strip_quotes
+from sync.replies.parse import parse_bytes
+from sync.replies.quotes import clean, strip_quotes
+from sync.replies.text import html_to_text
 
 ADDR = "r+r1.3f1f0674b5f8.b83b255c6046af3e@reply.example.jp"
 REPLY = "お問い合わせありがとうございます。\n在庫ございます。"
