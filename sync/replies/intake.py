@@ -114,12 +114,14 @@ def _accept(held: Claim, parsed: parse.Parsed, outcome: Outcome) -> dict:
     if limited:
         raise Rejected(f"このモールアカウントへの返信が1時間に{limit}件を超えたため、送信を止めました。"
                        "誤送信やメールのループでないか確認し、しばらくしてからもう一度返信してください。")
-    result = account.adapter.check_reply(parsed.text, parsed.files)
+    adapter = account.adapter
+    db.session.rollback()  # the mall's rules are CPU work: no transaction stays open during them
+    result = adapter.check_reply(parsed.text, parsed.files)
     if result.problems:
         extra = len(result.problems) - MAX_PROBLEMS
         raise Rejected(*result.problems[:MAX_PROBLEMS], *([f"ほか{extra}件の問題があります。"] if extra > 0 else []))
     return {"kind": "reply", "text": result.text, "files": result.files,
-            "duplicate_of": _same_text(account.id, inquiry.inquiry_id, result.text, result.files)}
+            "duplicate_of": _same_text(outcome.account_id, outcome.inquiry_id, result.text, result.files)}
 
 
 def record(held: Claim, outcome: Outcome) -> str:
