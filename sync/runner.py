@@ -56,7 +56,7 @@ class SyncRunner(Worker):
     def _post_replies(self) -> None:
         """Post queued replies and completions; a failure here never stops polling."""
         try:
-            counts = post.run_pass()
+            counts = post.run_pass(should_stop=lambda: self.stopping)
         except Exception:  # replies must not stop polling
             log.exception("posting replies failed")
             db.session.rollback()

@@ -88,3 +88,13 @@ def _smtp_unset():
     if not current_app.config.get("SMTP_URL"):
         return "送信用SMTP（MALLBRIDGE_SMTP_URL）が設定されていません。メールを送信できません。"
     return None
+
+
+# --- Reply path (sync/replies): smtp-in refuses every reply while no reply senders are set. ---
+@register_warning
+def _no_reply_senders():
+    env = helpdesk.active_environment()
+    if not env.reply_from:
+        return (f"使用中の{env.label}に「返信の差出人」が設定されていないため、ヘルプデスクからの返信をすべて受け付けていません"
+                "（モールのお客様に返信が届きません）。管理 › ヘルプデスク環境で、ヘルプデスクが返信に使うアドレスか @ドメイン を設定してください。")
+    return None

@@ -6,7 +6,7 @@ from plugin import audit
 from plugin.admin import ActionForm, bp, menu_entry, page_arg
 from plugin.errors import error_response
 from plugin.extensions import db
-from sync.replies import intake
+from sync.replies import claims
 from sync.replies import queue as reply_queue
 from sync.replies.models import JOB_STATE_LABELS, JOB_STATES, MAIL_STATE_LABELS, MAIL_STATES, ReplyJob, ReplyMail
 
@@ -45,24 +45,30 @@ def reply_detail(mail_id):
                            labels=MAIL_STATE_LABELS)
 
 
-@bp.route("/replies/<int:mail_id>/retry", methods=["POST"])
-def reply_retry(mail_id):
-    """Run intake again on a mail whose intake crashed (state 未処理)."""
-    mail = db.session.get(ReplyMail, mail_id)
-    if mail is None:
+_MAIL_ACTIONS = {
+    "requeue": (claims.requeue, "再処理に回しました。次の同期（sync run）で取り込みます。",
+                "この返信は再処理できません（処理中か、すでに処理済みです）。"),
+    "discard": (claims.discard, "破棄しました。モールには送りません。",
+                "この返信は破棄できません（処理中か、すでに処理済みです）。"),
+}
+
+
+@bp.route("/replies/<int:mail_id>/<action>", methods=["POST"])
+def reply_mail_action(mail_id, action):
+    """Requeue (a fresh set of attempts for the sweep) or discard a quarantined or unprocessed mail.
+    Requeue never runs intake in the web process: a mail that broke it must not break the console."""
+    if action not in _MAIL_ACTIONS:
+        return error_response(404)
+    if db.session.get(ReplyMail, mail_id) is None:
         return error_response(404, "返信メールが見つかりません。")
-    if mail.state != "received":
-        flash("この返信はすでに処理済みです。")
-        return redirect(url_for("admin.reply_detail", mail_id=mail_id))
-    try:
-        state = intake.process(mail_id)
-    except Exception:  # noqa: BLE001 - show the admin a message instead of a 500
+    func_, ok_text, bad_text = _MAIL_ACTIONS[action]
+    if func_(mail_id):
+        audit.record(f"replies.mail_{action}", query={"id": mail_id}, commit=False)
+        db.session.commit()
+        flash(ok_text)
+    else:
         db.session.rollback()
-        intake.note_failure(mail_id)
-        flash("取り込みに失敗しました。ログを確認してください。")
-        return redirect(url_for("admin.reply_detail", mail_id=mail_id))
-    audit.record("replies.retry", query={"id": mail_id})
-    flash(f"再処理しました（{MAIL_STATE_LABELS.get(state, state)}）。")
+        flash(bad_text)
     return redirect(url_for("admin.reply_detail", mail_id=mail_id))
 
 

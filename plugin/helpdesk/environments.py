@@ -23,6 +23,9 @@ DEMO_VALUES = {
     "url": "https://demo-shop.relationapp.jp",
     "inbox_id": 1,
     "forward_to": "demo-inbox@mail.relationapp.jp",
+    # The demo shop's address (the demo helpdesk answers from it) and the demo agent's login, so a
+    # reply sent to smtp-in in `make run` is taken (see README.md's tour).
+    "reply_from": "info@yamadaen.example.jp, agent@example.jp",
 }
 
 

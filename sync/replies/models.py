@@ -14,10 +14,13 @@ from plugin import clock
 from plugin.extensions import db
 from plugin.queue import QueueRow
 
-# received: stored, not looked at yet; accepted: turned into a job; bounced: a rule was
-# broken and the sender was told; dropped: auto-reply or loop, nobody is told.
-MAIL_STATES = ("received", "accepted", "bounced", "dropped")
-MAIL_STATE_LABELS = {"received": "未処理", "accepted": "受付済み", "bounced": "差し戻し", "dropped": "破棄（自動応答）"}
+# received: stored, not taken in yet; accepted: turned into a job; bounced: a rule was broken
+# and the sender was told; dropped: auto-reply, loop, duplicate or not from the helpdesk, nobody
+# is told; quarantined: intake failed MAX_ATTEMPTS times (sync.replies.claims), waiting for the
+# admin; discarded: the admin gave up on it.
+MAIL_STATES = ("received", "accepted", "bounced", "dropped", "quarantined", "discarded")
+MAIL_STATE_LABELS = {"received": "未処理", "accepted": "受付済み", "bounced": "差し戻し", "dropped": "送らずに破棄",
+                     "quarantined": "隔離（処理失敗）", "discarded": "破棄（管理者）"}
 JOB_STATES = ("queued", "posting", "posted", "failed", "dead", "discarded")
 JOB_STATE_LABELS = {"queued": "送信待ち", "posting": "送信中", "posted": "送信済み", "failed": "再送待ち",
                     "dead": "送信失敗", "discarded": "破棄"}
@@ -36,7 +39,7 @@ class ReplyMail(db.Model):
     peer: Mapped[str | None] = mapped_column(String(255))
     mail_from: Mapped[str | None] = mapped_column(String(512))
     rcpt: Mapped[str] = mapped_column(String(512))
-    raw = mapped_column(LargeBinary, nullable=False)
+    raw = mapped_column(LargeBinary, nullable=False, deferred=True)  # up to the SMTP size limit: load on demand
     size: Mapped[int] = mapped_column(Integer, default=0)
     # Filled by intake (sync.replies.intake).
     account_id: Mapped[int | None] = mapped_column(ForeignKey("mall_account.id", ondelete="SET NULL"), index=True)
@@ -47,6 +50,9 @@ class ReplyMail(db.Model):
     text: Mapped[str | None] = mapped_column(Text)
     problem: Mapped[str | None] = mapped_column(Text)  # Japanese, shown to the admin and in the bounce
     processed_at = mapped_column(DateTime)
+    # Intake attempts so far (counted before the work, so a crash counts) and the current claim.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_until = mapped_column(DateTime)
 
     account = relationship("MallAccount")
 

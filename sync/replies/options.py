@@ -26,6 +26,10 @@ SETTINGS = [settings.section(
     settings.setting("replies.max_per_hour", type="int", default=60, validate=_positive,
                      label="1時間あたりの返信上限（アカウントごと）",
                      help="これを超えた返信はモールに送らず、差出人に差し戻します（誤送信やメールループの歯止め）。"),
+    settings.setting("replies.address_days", type="int", default=90, validate=_positive,
+                     label="返信用アドレスの有効期間（日）",
+                     help="お客様の問い合わせに最後のメッセージがあってからこの日数を過ぎた返信用アドレス（r+…）には、"
+                          "返信を受け付けません（古いアドレスの悪用を防ぎます）。"),
     settings.setting("replies.mark_read", type="bool", default=False,
                      label="受信箱に届けたらモールで既読にする",
                      help="お客様のメッセージを受信箱に配送したあと、モール側（R-Messe / Yahoo!）でも既読にします。"),

@@ -1,35 +1,32 @@
 """An agent's reply mail → the text the customer should see, plus its attachments.
 
-Takes the text/plain part (or the HTML part turned into text), normalises newlines, and cuts
-the quoted history that mail programs and the helpdesk append: `>` lines, "On … wrote:",
-"… さんは書きました:", Gmail's Japanese date line, "-----Original Message-----",
-"-----元のメッセージ-----", Outlook's header block (差出人:/送信日時:/宛先:/件名: or From:/Sent:/To:/
-Subject:) and the quoted copy of our own mail (recognised by its fact lines and rule). The
-agent's signature stays. A first line `#完了` asks for completion after posting.
+Takes the text/plain part (`format=flowed` joined, sync.replies.text.unflow) or the HTML part
+turned into text, then cuts the quoted history (sync.replies.quotes). The agent's signature
+stays. A first line `#完了` asks for completion after posting.
+
+Everything here reads mail from outside, so every step is linear in the mail's size and the
+mail's size is bounded: a mail over the limits below is not parsed past its headers; it comes
+back as a Parsed with `problems` (Japanese, for the bounce). Header values are cut at
+HEADER_VALUE_MAX before the structured parse, whose cost grows faster than their length.
 """
 import email
 import re
 from dataclasses import dataclass, field
 from email import policy
-from html.parser import HTMLParser
+from email.parser import BytesHeaderParser
 
-COMPLETE_COMMANDS = ("#完了", "＃完了")
-_ORIGINAL = re.compile(r"^\s*-{3,}\s*(original message|元のメッセージ|転送されたメッセージ|forwarded message)\s*-{3,}\s*$",
-                       re.IGNORECASE)
-_ON_WROTE = re.compile(r"^\s*(on\s.+|\d{4}[/年-].+)\swrote\s*:\s*$", re.IGNORECASE)
-_ON_START = re.compile(r"^\s*on\s.{6,}", re.IGNORECASE)
-_JA_WROTE = re.compile(r"(さんは書きました|さんが書きました|のメッセージ|wrote)\s*[:：]\s*$")
-# Gmail (JA): "2026年11月23日(月) 10:00 山田 花子 <r+…@reply.example.jp>:" followed by quoted lines.
-_JA_DATE_START = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日")
-_JA_DATE = re.compile(r"^\s*\d{4}年\s*\d{1,2}月\s*\d{1,2}日.*[:：]\s*$")
-_HEADER_BLOCK = re.compile(r"^\s*\*?(差出人|送信者|From)\s*\*?\s*[:：]", re.IGNORECASE)
-_HEADER_FOLLOW = re.compile(r"^\s*\*?(送信日時|日時|送信日|Sent|Date|宛先|To|件名|Subject|CC)\s*\*?\s*[:：]", re.IGNORECASE)
-_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
-# Our own mail (sync.mailer.body): a rule line and the facts block. A helpdesk that quotes
-# without `>` leaves these; nothing an agent writes starts like this.
-_OWN_RULE = re.compile(r"^\s*>?\s*─{10,}\s*$")
-_OWN_FACTS = re.compile(r"^\s*>?\s*(【店舗の返信】|モール\s*[:：]\s*(楽天|Yahoo!))")
-_OWN_FOOTER = "このメールに返信すると、モールのお客様に返信として送られます"
+from sync.replies.quotes import clean
+from sync.replies.text import html_to_text, unflow
+
+MAX_MAIL_BYTES = 10 * 1024 * 1024  # a mall takes at most one 5 MB file; base64 and the text fit in 10 MB
+MAX_HEADER_BYTES = 256 * 1024
+HEADER_VALUE_MAX = 4000
+MAX_PARTS = 50
+MAX_TEXT_CHARS = 200_000  # the body before the quote is cut: a long thread's history fits easily
+MAX_LINE_CHARS = 10_000
+MAX_REFERENCES = 100
+LOOP_HEADERS = ("Auto-Submitted", "Precedence", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
+                "X-Mallbridge-Mall", "List-Id", "X-Loop", "Return-Path")
 
 
 @dataclass
@@ -43,7 +40,7 @@ class File:
 
 @dataclass
 class Parsed:
-    """What the customer should get, and the headers intake needs."""
+    """What the customer should get, the headers intake needs, and what breaks the limits."""
 
     text: str
     complete: bool = False
@@ -53,43 +50,108 @@ class Parsed:
     references: list = field(default_factory=list)  # In-Reply-To first, then References
     sender: str = ""
     headers: dict = field(default_factory=dict)
+    chain: list = field(default_factory=list)  # the References header as sent, oldest first
+    problems: list = field(default_factory=list)
 
 
-def parse_bytes(raw, extra_markers=()):
-    """Parse a raw mail (bytes) into a Parsed reply."""
-    msg = email.message_from_bytes(raw, policy=policy.default)
-    body, files = _body_and_files(msg)
-    text, complete = clean(body, extra_markers)
-    refs = []
-    for name in ("In-Reply-To", "References"):
-        for ref in re.findall(r"<[^<>\s]+>", _header(msg, name)):
-            if ref not in refs:
-                refs.append(ref)
-    sender = ""
-    try:
-        addrs = msg["From"].addresses if msg["From"] is not None else ()
-        sender = addrs[0].addr_spec if addrs else ""
-    except (AttributeError, IndexError, TypeError, ValueError):
-        sender = ""
-    headers = {name.lower(): _header(msg, name) for name in
-               ("Auto-Submitted", "Precedence", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
-                "X-Mallbridge-Mall", "List-Id", "Return-Path")}
-    return Parsed(text, complete, files, _header(msg, "Subject"), _header(msg, "Message-ID").strip(), refs,
-                  sender, headers)
+def _split_head(raw):
+    """(header bytes, whether the header block ended within MAX_HEADER_BYTES)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES), raw.find(b"\n\n", 0, MAX_HEADER_BYTES)) if i >= 0]
+    if ends:
+        return raw[:min(ends)], True
+    return raw[:MAX_HEADER_BYTES], len(raw) <= MAX_HEADER_BYTES
+
+
+def _raw_value(msg, name):
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)[:HEADER_VALUE_MAX]
+    return ""
 
 
 def _header(msg, name):
-    try:
-        value = msg.get(name)
-    except (IndexError, ValueError, TypeError):  # malformed header: treat as absent
+    """A header's decoded text (RFC 2047 words decoded); "" when absent or unreadable."""
+    value = _raw_value(msg, name)
+    if not value:
         return ""
-    return str(value) if value is not None else ""
+    try:
+        return str(policy.default.header_factory(name, value))
+    except Exception:  # noqa: BLE001 - a malformed header is treated as absent, whatever the parser raises
+        return ""
+
+
+def _sender(msg):
+    value = _raw_value(msg, "From")
+    try:
+        addresses = policy.default.header_factory("from", value).addresses if value else ()
+        return addresses[0].addr_spec if addresses else ""
+    except Exception:  # noqa: BLE001 - a malformed From is no sender
+        return ""
+
+
+def parse_head(raw):
+    """The headers of a raw mail (bounded work, whatever its size), with an empty text."""
+    head, complete = _split_head(raw)
+    msg = BytesHeaderParser(policy=policy.default).parsebytes(head)
+    refs = []
+    for name in ("In-Reply-To", "References"):
+        for ref in re.findall(r"<[^<>\s]+>", _raw_value(msg, name)):
+            if ref not in refs:
+                refs.append(ref)
+    chain = re.findall(r"<[^<>\s]+>", _raw_value(msg, "References"))
+    parsed = Parsed("", subject=_header(msg, "Subject"), message_id=_header(msg, "Message-ID").strip()[:255],
+                    references=refs[:MAX_REFERENCES], sender=_sender(msg),
+                    headers={name.lower(): _header(msg, name) for name in LOOP_HEADERS}, chain=chain)
+    if not complete:
+        parsed.problems.append("メールのヘッダーが大きすぎます。通常の返信として送り直してください。")
+    return parsed
+
+
+def parse_bytes(raw, extra_markers=()):
+    """Parse a raw mail (bytes) into a Parsed reply; a mail over the limits gets `problems`."""
+    parsed = parse_head(raw)
+    if len(raw) > MAX_MAIL_BYTES:
+        parsed.problems.append(f"返信メールが大きすぎます（{len(raw) / 1024 / 1024:.1f}MB）。"
+                               f"{MAX_MAIL_BYTES // 1024 // 1024}MB以下にしてください（モールに添付できるファイルは5MBまでです）。")
+    if parsed.problems:
+        return parsed
+    try:
+        body, files = _body_and_files(email.message_from_bytes(raw, policy=policy.default))
+    except _Unreadable as exc:
+        parsed.problems.append(str(exc))
+        return parsed
+    except (RecursionError, ValueError, TypeError, LookupError):  # a broken MIME structure
+        parsed.problems.append("メールの形式を読み取れませんでした。通常のテキストの返信として送り直してください。")
+        return parsed
+    parsed.problems.extend(_text_limits(body))
+    if not parsed.problems:
+        parsed.text, parsed.complete = clean(body, extra_markers)
+        parsed.files = files
+    return parsed
+
+
+def _text_limits(body):
+    """Japanese problems when the body is too long, or has a line too long, to be a reply."""
+    if len(body) > MAX_TEXT_CHARS:
+        return [f"返信本文が長すぎます（{len(body):,}文字）。引用を含めて{MAX_TEXT_CHARS:,}文字以内にしてください。"]
+    longest = max((len(line) for line in body.split("\n")), default=0)
+    if longest > MAX_LINE_CHARS:
+        return [f"1行が長すぎます（{longest:,}文字）。1行{MAX_LINE_CHARS:,}文字以内になるよう改行を入れてください。"]
+    return []
+
+
+class _Unreadable(Exception):
+    """The MIME structure breaks a limit; the message is the Japanese problem."""
 
 
 def _body_and_files(msg):
     plain = html = None
     files = []
-    for part in msg.walk():
+    for count, part in enumerate(msg.walk(), 1):
+        if count > MAX_PARTS:
+            raise _Unreadable(f"メールのパート（本文・添付）が多すぎます。{MAX_PARTS}個以内にしてください。")
+        if any(len(str(value)) > HEADER_VALUE_MAX for _name, value in part.raw_items()):
+            raise _Unreadable("メールのヘッダーが長すぎます。通常の返信として送り直してください。")
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
@@ -102,10 +164,14 @@ def _body_and_files(msg):
             files.append(File(filename or "attachment", ctype, data))
         elif ctype == "text/plain" and plain is None:
             plain = _text_of(part)
+            if (part.get_param("format") or "").lower() == "flowed":
+                plain = unflow(plain, delsp=(part.get_param("delsp") or "").lower() == "yes")
         elif ctype == "text/html" and html is None:
             html = _text_of(part)
     if plain is not None:
         return plain, files
+    if html is not None and len(html) > MAX_TEXT_CHARS * 10:
+        raise _Unreadable(f"HTMLの本文が大きすぎます（{len(html):,}文字）。テキスト形式で返信してください。")
     return (html_to_text(html) if html is not None else ""), files
 
 
@@ -115,131 +181,3 @@ def _text_of(part):
     except (LookupError, UnicodeDecodeError, AssertionError, KeyError):
         data = part.get_payload(decode=True) or b""
         return data.decode("utf-8", "replace")
-
-
-class _HtmlText(HTMLParser):
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr", "pre"})
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.out, self.skip, self.quote = [], 0, 0
-
-    def handle_starttag(self, tag, attrs):
-        cls = dict(attrs).get("class") or ""
-        if tag in ("script", "style", "head") or (self.skip and tag not in ("br",)) or "gmail_quote" in cls:
-            if tag not in ("br", "hr", "img", "meta", "link", "input"):
-                self.skip += 1
-            return
-        if tag == "blockquote":
-            self.quote += 1
-        if tag in self.BLOCKS:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag):
-        if self.skip:
-            if tag not in ("br", "hr", "img", "meta", "link", "input"):
-                self.skip -= 1
-            return
-        if tag == "blockquote":
-            self.quote = max(0, self.quote - 1)
-        if tag in self.BLOCKS and tag != "br":
-            self.out.append("\n")
-
-    def handle_data(self, data):
-        if self.skip:
-            return
-        data = re.sub(r"[ \t\r\n]+", " ", data)
-        if self.quote:  # quoted HTML becomes `>` lines, which clean() removes
-            data = data.replace("\n", "\n> ")
-            if not self.out or self.out[-1].endswith("\n"):
-                data = "> " + data.lstrip()
-        self.out.append(data)
-
-
-def html_to_text(html):
-    """Visible text of an HTML body: blocks and <br> become newlines, quotes become `>` lines."""
-    parser = _HtmlText()
-    parser.feed(html or "")
-    parser.close()
-    lines = [line.strip(" ") for line in "".join(parser.out).replace("\xa0", " ").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-
-
-def normalize_newlines(text):
-    """CRLF/CR → LF, trailing spaces off, at most one blank line in a row, no blank edges."""
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-
-
-def _is_quote(line):
-    return line.lstrip().startswith(">")
-
-
-def _header_block_at(lines, i):
-    """Outlook-style header block: a From/差出人 line with at least two header lines after it."""
-    if not _HEADER_BLOCK.match(lines[i]):
-        return False
-    follow = sum(1 for line in lines[i + 1:i + 6] if _HEADER_FOLLOW.match(line))
-    return follow >= 2
-
-
-def _attribution_at(lines, i):
-    """Number of lines of an "On … wrote:" style line (1 or 2, Gmail wraps it), else 0."""
-    line = lines[i]
-    if _ON_WROTE.match(line) or (_JA_WROTE.search(line) and not _is_quote(line)):
-        return 1
-    nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    if _ON_START.match(line) and re.match(r"^\s*\S*.*wrote\s*:\s*$", nxt, re.IGNORECASE) and len(nxt) < 120:
-        return 2
-    if _JA_DATE.match(line) and (i + 1 >= len(lines) or _is_quote(nxt) or not nxt.strip()):
-        return 1
-    after = lines[i + 2] if i + 2 < len(lines) else ""
-    if (_JA_DATE_START.match(line) and re.search(r"[:：]\s*$", nxt) and len(nxt) < 120
-            and (_is_quote(after) or not after.strip())):
-        return 2  # Gmail wraps a long "date name <address>:" line
-    return 0
-
-
-def _cut_to_end(lines, i, markers):
-    line = lines[i]
-    if _ORIGINAL.match(line) or _header_block_at(lines, i) or _OWN_RULE.match(line) or _OWN_FACTS.match(line):
-        return True
-    if _OWN_FOOTER in line:
-        return True
-    return any(m and line.strip().startswith(m) for m in markers)
-
-
-def strip_quotes(text, markers=()):
-    """Remove quoted history; keeps the agent's own text (before or between quotes) and signature."""
-    lines = normalize_newlines(text).split("\n")
-    kept, i = [], 0
-    while i < len(lines):
-        if _cut_to_end(lines, i, markers):
-            # A line of underscores right before Outlook's block belongs to the quote too.
-            while kept and (not kept[-1].strip() or _UNDERSCORES.match(kept[-1])):
-                kept.pop()
-            break
-        span = _attribution_at(lines, i)
-        if span:
-            i += span
-            continue
-        if _is_quote(lines[i]):
-            i += 1
-            continue
-        kept.append(lines[i])
-        i += 1
-    return normalize_newlines("\n".join(kept))
-
-
-def split_command(text):
-    """(text without the command line, True) when the first line is `#完了`, else (text, False)."""
-    lines = text.split("\n")
-    if lines and lines[0].strip() in COMPLETE_COMMANDS:
-        return normalize_newlines("\n".join(lines[1:])), True
-    return text, False
-
-
-def clean(body, markers=()):
-    """(text for the customer, complete flag) from a mail body."""
-    return split_command(strip_quotes(body, markers))

@@ -10,6 +10,7 @@ no id for a posted reply (Rakuten) is asked for a fresh detail to learn it. A re
 on the mall for the reply, so a crash between posting and recording never posts it twice.
 """
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import String, and_, cast, exists, literal, select
 
@@ -28,14 +29,18 @@ log = logging.getLogger(f"mallbridge.{__name__}")
 READ_SWEEP = 100
 
 
-def run_pass(limit: int = 20) -> dict[str, int]:
+def run_pass(limit: int = 20, should_stop: Callable[[], bool] = lambda: False) -> dict[str, int]:
     """One pass: recover leases, sweep read marks and stray mails, then run due jobs. Returns a
-    dict of counts for the CLI."""
-    counts = {"recovered": queue.recover_stale(), "intake": intake.process_pending(), "reads": sweep_reads()}
+    dict of counts for the CLI. `should_stop` is asked between items, so a stopping worker
+    finishes the item in hand and leaves the rest for the next process."""
+    counts = {"recovered": queue.recover_stale(), "intake": intake.process_pending(should_stop=should_stop),
+              "reads": sweep_reads()}
     posted = failed = 0
     clients: dict[int, Client] = {}
     try:
         for job_id in queue.due_jobs(limit=limit):
+            if should_stop():
+                break
             if not queue.claim(job_id):
                 continue
             ok = run_job(job_id, clients)

@@ -37,27 +37,43 @@ class Result:
 def wrap_line(line: str, width: int) -> list[str]:
     """Split a long line into pieces ≤ width, preferring a break after punctuation or a space.
 
-    Every character is kept, and a URL is never split (unless it alone is longer than width)."""
-    pieces = []
-    while len(line) > width:
-        cut = _break_point(line, width)
-        pieces.append(line[:cut].rstrip(" "))
-        line = line[cut:].lstrip(" ") if line[cut:cut + 1] == " " else line[cut:]
-    pieces.append(line)
+    Every character is kept, and a URL is never split (unless it alone is longer than width).
+    Linear in the line's length: the links are found once and each piece looks only at its own
+    window, so a 1 MB line costs what a thousand short ones do."""
+    if len(line) <= width:
+        return [line]
+    protected = [(m.start(), m.end()) for m in _LINK.finditer(line)]
+    pieces, start, first = [], 0, 0
+    while len(line) - start > width:
+        while first < len(protected) and protected[first][1] <= start:
+            first += 1  # links that end before this window are behind us for good
+        cut = _break_point(line, start, width, protected, first)
+        pieces.append(line[start:cut].rstrip(" "))
+        start = cut
+        if line[cut:cut + 1] == " ":
+            while start < len(line) and line[start] == " ":
+                start += 1
+    pieces.append(line[start:])
     return pieces
 
 
-def _break_point(line, width):
-    protected = [(m.start(), m.end()) for m in _LINK.finditer(line)]
-    for cut in range(width, width // 2, -1):
-        if any(start < cut < end for start, end in protected):
-            continue
-        if line[cut - 1] in _BREAK_AFTER:
+def _break_point(line, start, width, protected, first):
+    """Where to cut the piece that begins at `start` (an absolute index)."""
+    end = start + width
+    inside = bytearray(width + 1)  # inside[c - start]: cutting before c would split a link
+    for index in range(first, len(protected)):
+        link_start, link_end = protected[index]
+        if link_start >= end:
+            break
+        for cut in range(max(link_start + 1, start + 1), min(link_end, end + 1)):
+            inside[cut - start] = 1
+    for cut in range(end, start + width // 2, -1):
+        if not inside[cut - start] and line[cut - 1] in _BREAK_AFTER:
             return cut
-    for cut in range(width, 0, -1):
-        if not any(start < cut < end for start, end in protected):
+    for cut in range(end, start, -1):
+        if not inside[cut - start]:
             return cut
-    return width
+    return end
 
 
 def links(text: str) -> list[str]:

@@ -6,16 +6,24 @@ DATA is written raw to the reply_mail table and committed before the 250: once t
 has its 250 the reply survives a mall outage or a crash. Intake (parsing, rules, queueing)
 runs right after; if it fails, `sync run` picks the stored mail up later.
 
+Only the helpdesk may answer as the shop (sync.replies.guard): RCPT is refused (550) while no
+reply senders are configured, and for an expired address unless the envelope sender is a reply
+sender (who then gets intake's Japanese bounce); when the envelope sender is not one, the From
+decides at DATA (550 when it is not one either), and nothing is stored.
+
 The process is a plugin.worker.Worker like the other two: the SMTP server runs on its own
 event-loop thread, the main loop waits for SIGTERM/SIGINT (or, with --once, for the first
 stored mail), and a database outage is logged once while the helpdesk gets 451 (try later).
+A stop closes open sessions after a short grace, so it never waits for an idle client.
 """
 import asyncio
 import logging
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 from aiosmtpd.smtp import SMTP
@@ -25,24 +33,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.extensions import db
 from plugin.worker import Outage, Worker
-from sync.replies import intake
+from sync.replies import claims, guard, intake, parse
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 DEFAULT_PORT = 2525
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # what common mail providers accept per message
 TRY_LATER = "451 4.3.0 Temporary local problem, please try again later"
+UNKNOWN = "550 5.1.1 No such reply address (mallbridge: unknown, forged or disabled)"
+NO_SENDERS = "550 5.7.1 Replies are refused: no reply senders are configured in mallbridge (helpdesk settings)"
+NOT_A_SENDER = "550 5.7.1 Sender refused: only the helpdesk's reply senders may answer through this address"
+EXPIRED = "550 5.1.1 This reply address has expired (no message in this inquiry for too long)"
+STOP_GRACE_SECONDS = 2.0  # open sessions get this long to finish on SIGTERM, then they are closed
 
 
 class ReplyHandler:
-    """aiosmtpd handler; DB work runs in a worker thread with its own app context."""
+    """aiosmtpd handler; DB work and parsing run on worker threads, each with its own app context."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, executor: ThreadPoolExecutor | None = None):
         self.app = app
         self.stored = 0  # mails stored so far (for `--once`)
         self.database = Outage(log, "database")
+        self.executor = executor
+        self.in_data = 0  # DATA commands being answered right now (a stop waits a little for them)
 
     async def _run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(None, self._in_app, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._in_app, fn, *args)
 
     def _in_app(self, fn, *args):
         with self.app.app_context():
@@ -52,26 +67,38 @@ class ReplyHandler:
                 db.session.remove()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        """250 for a valid signed reply address of an enabled account, 550 for anything else."""
+        """250 for a live signed reply address of an enabled account, 550 for anything else."""
         try:
-            ok = await self._run(_valid_recipient, address)
+            verdict, sender_ok = await self._run(_check_recipient, address, envelope.mail_from)
         except SQLAlchemyError as exc:
             self.database.failed(exc, f"cannot check recipient {address}; answering 451", traceback=True)
             return TRY_LATER
         self.database.ok()
-        if not ok:
-            log.info("RCPT refused: %s (from %s)", address, session.peer)
-            return "550 5.1.1 No such reply address (mallbridge: unknown, forged or disabled)"
+        if verdict is not None:
+            log.info("RCPT refused: %s from %s (%s): %s", address, envelope.mail_from, session.peer, verdict)
+            return verdict
+        envelope.sender_ok = sender_ok  # else the From decides at DATA
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        """Store the raw mail (one row per recipient), then run intake; 250 only after the commit."""
+        """Check the sender, store the raw mail (one row per recipient), then run intake; 250 only
+        after the commit."""
+        self.in_data += 1
+        try:
+            return await self._data(session, envelope)
+        finally:
+            self.in_data -= 1
+
+    async def _data(self, session, envelope):
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         peer = ":".join(str(p) for p in session.peer) if isinstance(session.peer, tuple) else str(session.peer)
         try:
+            if not getattr(envelope, "sender_ok", False) and not await self._run(_from_allowed, raw):
+                log.info("DATA refused: neither %s nor the From is a reply sender (%s)", envelope.mail_from, peer)
+                return NOT_A_SENDER
             ids = await self._run(_store_all, raw, envelope.mail_from, list(envelope.rcpt_tos), peer)
         except SQLAlchemyError as exc:
             self.database.failed(exc, "cannot store a reply mail; answering 451", traceback=True)
@@ -79,28 +106,32 @@ class ReplyHandler:
         self.database.ok()
         for mail_id in ids:
             try:
-                await self._run(_intake, mail_id)
-            except Exception:  # stored already; sync run retries the intake
+                await self._run(intake.process, mail_id)
+            except Exception:  # stored and counted already; sync run retries the intake
                 log.exception("reply mail %s: intake failed; left for sync run", mail_id)
         self.stored += len(ids)
         return "250 2.0.0 OK: stored"
 
 
-def _valid_recipient(address: str) -> bool:
-    return intake.account_for_recipient(address) is not None
+def _check_recipient(address: str, mail_from: str | None) -> tuple[str | None, bool]:
+    """(None or the 550 reply, whether the envelope sender is a reply sender) for one RCPT."""
+    if guard.account_for_recipient(address) is None:
+        return UNKNOWN, False
+    if not guard.reply_senders():
+        return NO_SENDERS, False
+    sender_ok = guard.sender_allowed(mail_from)
+    if not sender_ok and guard.address_expired(address):
+        # A reply sender gets the reason in Japanese from intake's bounce instead.
+        return EXPIRED, False
+    return None, sender_ok
+
+
+def _from_allowed(raw: bytes) -> bool:
+    return guard.sender_allowed(parse.parse_head(raw).sender)
 
 
 def _store_all(raw: bytes, mail_from: str | None, rcpts: list[str], peer: str) -> list[int]:
-    return [intake.store(raw, rcpt=rcpt, mail_from=mail_from, peer=peer) for rcpt in rcpts]
-
-
-def _intake(mail_id: int) -> str | None:
-    try:
-        return intake.process(mail_id)
-    except Exception:
-        db.session.rollback()
-        intake.note_failure(mail_id)
-        raise
+    return [claims.store(raw, rcpt=rcpt, mail_from=mail_from, peer=peer) for rcpt in rcpts]
 
 
 class SmtpInWorker(Worker):
@@ -113,17 +144,25 @@ class SmtpInWorker(Worker):
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
         super().__init__(sleep=sleep, clock=clock)
         self.app, self.host, self.port, self.options = app, host, port, options
-        self.handler = ReplyHandler(app)
+        # Our own pool, so a stop can cancel queued work instead of waiting for it.
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp-in-work")
+        self.handler = ReplyHandler(app, self.executor)
+        self.sessions: weakref.WeakSet = weakref.WeakSet()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: asyncio.Server | None = None
         self.thread: threading.Thread | None = None
+
+    def _session(self) -> SMTP:
+        session = SMTP(self.handler, **self.options)
+        self.sessions.add(session)
+        return session
 
     def started(self) -> None:
         """Bind the port (OSError when it is taken) and start serving on the loop thread."""
         self.loop = asyncio.new_event_loop()
         try:
             self.server = self.loop.run_until_complete(self.loop.create_server(
-                lambda: SMTP(self.handler, **self.options), host=self.host, port=self.port))
+                self._session, host=self.host, port=self.port))
         except BaseException:
             self.loop.close()
             raise
@@ -140,20 +179,30 @@ class SmtpInWorker(Worker):
         return self.handled > 0
 
     def stopped(self) -> None:
-        """Stop accepting, let open sessions end, stop the loop thread."""
+        """Stop accepting; give a mail being stored STOP_GRACE_SECONDS to get its answer; close every
+        open session (an idle client never holds the stop up); stop the loop thread. Whatever was
+        stored without its 250 is sent again by the helpdesk and recognised by its Message-ID."""
         if self.thread is None:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(timeout=STOP_GRACE_SECONDS + 1)
         except TimeoutError:
-            log.warning("open SMTP sessions did not end within 30 s; stopping anyway")
+            log.warning("SMTP sessions did not close in time; stopping anyway")
+        self.executor.shutdown(wait=False, cancel_futures=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=30)
-        self.loop.close()
+        self.thread.join(timeout=1)
+        if not self.thread.is_alive():
+            self.loop.close()
 
     async def _close(self) -> None:
         self.server.close()
-        await self.server.wait_closed()
+        deadline = self.loop.time() + STOP_GRACE_SECONDS
+        while self.handler.in_data and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0)  # let the sessions see their connection lost
 
 
 def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -16,7 +16,7 @@ from sync.malls.http import RetryPolicy
 from sync.malls.rakuten.client import RakutenClient
 from sync.replies.smtp_in import ReplyHandler, smtp_options
 from tests.smtp_server import ScriptedHandler, free_port, start_server
-from tests.sync.helpers import INBOX
+from tests.sync.helpers import AGENT, INBOX
 from tests.sync.rakuten_samples import BASE
 
 
@@ -57,7 +57,7 @@ def sync_app(app, mall, slept):
     """The app pointed at the fake mall, unpaced, never sleeping, with an inbox forwarding address."""
     for key, value in mall.bases.items():
         app.config[key.removeprefix("MALLBRIDGE_")] = value
-    helpdesk.update_environment("production", {"forward_to": INBOX}, actor="test")
+    helpdesk.update_environment("production", {"forward_to": INBOX, "reply_from": AGENT}, actor="test")
     settings.set_value("sync.pacing_ms", 0, actor="test")
     return app
 

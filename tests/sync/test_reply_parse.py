@@ -3,7 +3,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from sync.replies.parse import clean, html_to_text, parse_bytes, strip_quotes
+from sync.replies.parse import parse_bytes
+from sync.replies.quotes import clean, strip_quotes
+from sync.replies.text import html_to_text
 
 ADDR = "r+r1.3f1f0674b5f8.b83b255c6046af3e@reply.example.jp"
 REPLY = "お問い合わせありがとうございます。\n在庫ございます。"
@@ -111,3 +113,76 @@ def test_inline_signature_logo_is_not_an_attachment():
     msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="見積書.pdf")
     parsed = parse_bytes(msg.as_bytes())
     assert [f.name for f in parsed.files] == ["見積書.pdf"]
+
+
+HEADER_STYLES = {
+    "helpdesk": "2026/11/30 18:28 佐藤 一郎 様:",
+    "helpdesk_fullwidth_colon": "2026/11/30 18:28 佐藤 一郎 様：",
+    "gmail_ja": f"2026年11月30日(月) 18:28 佐藤 一郎 <{ADDR}>:",
+    "gmail_en": f"On Mon, Nov 30, 2026 at 6:28 PM 佐藤 一郎 <{ADDR}> wrote:",
+    "thunderbird_en": "On 2026/11/30 18:28, 佐藤 一郎 wrote:",
+    "thunderbird_ja": "2026/11/30 18:28, 佐藤 一郎 wrote:",
+    "thunderbird_ja_locale": "佐藤 一郎 さんは書きました:",
+    "apple_mail_ja": f"2026/11/30 18:28、佐藤 一郎 <{ADDR}>のメール:",
+    "iso_date": f"2026-11-30 18:28 佐藤 一郎 <{ADDR}>:",
+}
+
+
+@pytest.mark.parametrize("style", sorted(HEADER_STYLES))
+def test_quote_header_lines_go_with_their_quote(style):
+    """A quote header line of the usual clients and of the helpdesk is removed with the `>` quote
+    it introduces; the reply and signature stay."""
+    body = f"{REPLY}\n\n{SIGNATURE}\n\n{HEADER_STYLES[style]}\n> 在庫はありますか？\n> 佐藤\n"
+    assert clean(body) == (f"{REPLY}\n\n{SIGNATURE}", False)
+
+
+def test_quote_header_followed_by_an_unmarked_copy_is_cut_to_the_end():
+    """「2026/11/30 18:28 佐藤 一郎 様:」 followed by the old mail without `>` marks: all of it goes."""
+    body = f"{REPLY}\n\n2026/11/30 18:28 佐藤 一郎 様:\n在庫はありますか？\n佐藤\n"
+    assert strip_quotes(body) == REPLY
+
+
+def test_agent_lines_that_start_with_a_date_are_kept():
+    """A line of the agent's that starts with a date and ends with a colon is not a quote header."""
+    body = "2026/12/01 10:00 以降の発送予定:\n・有機緑茶 100g\n・ほうじ茶"
+    assert strip_quotes(body) == body
+
+
+def _flowed(text, delsp=False):
+    msg = EmailMessage()
+    msg["From"] = "agent@helpdesk.example"
+    msg.set_content(text)
+    msg.set_param("format", "flowed")
+    if delsp:
+        msg.set_param("delsp", "yes")
+    return parse_bytes(msg.as_bytes())
+
+
+def test_format_flowed_soft_breaks_are_joined():
+    """A Thunderbird-style format=flowed body: lines ending in a space continue; hard breaks, the
+    signature separator and the quote (removed) are kept apart."""
+    text = ("お問い合わせありがとうございます。在庫は十分に \nございますので、明日発送いたします。\n"
+            "\n-- \n緑茶本舗 担当 太郎\n\n> 在庫は \n> ありますか？\n")
+    parsed = _flowed(text)
+    assert parsed.text == ("お問い合わせありがとうございます。在庫は十分に ございますので、明日発送いたします。"
+                           "\n\n--\n緑茶本舗 担当 太郎")
+
+
+def test_format_flowed_delsp_removes_the_added_space():
+    """With delsp=yes the space before a soft break was added by the sender and goes when joining
+    (Japanese text has no spaces between words)."""
+    parsed = _flowed("お問い合わせありがとうございます。在庫は十分に \nございます。\n \nstuffed line\n", delsp=True)
+    assert parsed.text == "お問い合わせありがとうございます。在庫は十分にございます。\n\nstuffed line"
+
+
+def test_format_flowed_space_stuffing_is_removed():
+    """A space-stuffed line (" From …", "  indented") loses the stuffing space only."""
+    parsed = _flowed(" From the shop\n  indented\n")
+    assert parsed.text == "From the shop\n indented"
+
+
+def test_html_with_comments_scripts_and_entities():
+    """Comments, <style>, <script> and <title> are not text; entities are decoded."""
+    html = ("<html><head><title>t</title><style>p{color:red}</style></head><body><!-- c -->"
+            "<p>在庫&amp;送料&nbsp;無料</p><script>alert(1)</script><p>a &lt; b</p></body></html>")
+    assert html_to_text(html) == "在庫&送料 無料\n\na < b"

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from plugin import settings
 from plugin.extensions import db
-from sync.replies import intake
+from sync.replies import guard
 from sync.replies.models import ReplyJob
 from tests.conftest import TEST_KEY, csrf_token
 from tests.smtp_server import free_port
@@ -134,7 +134,7 @@ def test_database_outage_answers_451_and_is_logged_once(sync_app, mall, smtp_in,
     """While the database is down RCPT gets 451 (the helpdesk retries later) and one log line, not one
     per mail; the recovery is logged once and the reply is then accepted."""
     _account, original, _number = deliver_rakuten(mall)
-    real, calls = intake.account_for_recipient, []
+    real, calls = guard.account_for_recipient, []
 
     def flaky(address):
         calls.append(address)
@@ -142,7 +142,7 @@ def test_database_outage_answers_451_and_is_logged_once(sync_app, mall, smtp_in,
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
         return real(address)
 
-    monkeypatch.setattr(intake, "account_for_recipient", flaky)
+    monkeypatch.setattr(guard, "account_for_recipient", flaky)
     with caplog.at_level(logging.INFO, logger="mallbridge.sync"):
         for _ in range(2):
             with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
