@@ -160,14 +160,14 @@ def _loop(api, target, state, report, budget, monotonic) -> None:
     size = CHUNK_LIMITED if targets.rate_limit() else CHUNK_UNLIMITED
     customers = Customers(db.session)
     while True:
-        if deadline is not None and monotonic() >= deadline:
-            report.status = "more"
-            return
         st.take_lease(state)
         chunk = work.next_chunk(state, customers, size)
         if chunk is None:
             return
         _push_chunk(api, target, state, chunk, report)
+        if deadline is not None and monotonic() >= deadline:  # at least one chunk per pass: progress
+            report.status = "more"
+            return
 
 
 def _push_chunk(api, target, state, chunk, report) -> None:

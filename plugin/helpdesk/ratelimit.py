@@ -65,12 +65,16 @@ class SharedLimit:
                                       .values(updated_at=clock.now())).rowcount
                 if locked:
                     return self._reserve_locked(conn)
-            try:
-                with db.engine.begin() as conn:
-                    conn.execute(insert(TABLE).values(token_fp=self.token_fp, calls="[]", updated_at=clock.now()))
-            except IntegrityError:
-                pass  # another process created the row first: lock it on the next round
+            self._create_row()
         raise RuntimeError("cannot lock the helpdesk rate-limit row")
+
+    def _create_row(self) -> None:
+        try:
+            with db.engine.begin() as conn:
+                if conn.execute(select(TABLE.c.id).where(TABLE.c.token_fp == self.token_fp)).first() is None:
+                    conn.execute(insert(TABLE).values(token_fp=self.token_fp, calls="[]", updated_at=clock.now()))
+        except IntegrityError:
+            pass  # another process created it first
 
     def _reserve_locked(self, conn) -> float:
         row = conn.execute(select(TABLE.c.calls, TABLE.c.blocked_until, TABLE.c.server_limit)
@@ -91,6 +95,7 @@ class SharedLimit:
     def block(self, seconds: float) -> None:
         """No call with this token for `seconds` (from now), whoever asks."""
         until = unix_now() + min(max(seconds, 0.0), MAX_BLOCK)
+        self._create_row()
         with db.engine.begin() as conn:
             current = conn.execute(select(TABLE.c.blocked_until).where(TABLE.c.token_fp == self.token_fp)).scalar()
             if current is None or current < until:
