@@ -9,7 +9,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export MALLBRIDGE_DEMO_PORT := $(PORT)
 
-.PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync clean
+.PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync bench-helpdesk clean
 
 # Reinstall only when the dependency list changed.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -49,6 +49,9 @@ bench-outbox: install
 
 bench-sync: install
 	$(PY) -m bench.sync
+
+bench-helpdesk: install
+	$(PY) -m bench.helpdesk
 
 clean:
 	rm -rf $(VENV) instance artifacts .pytest_cache

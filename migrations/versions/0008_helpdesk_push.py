@@ -1,5 +1,7 @@
-"""helpdesk push: shared API rate limit, push state per address book, pushed contacts; what a mall
-inquiry's first message said about its customer (name, masked address, order number)
+"""helpdesk push: rate limit per token, push state, pushed contacts; mall inquiries' customer facts
+
+Shared API rate limit, push state per address book, the contacts pushed; what a mall inquiry's
+first message said about its customer (name, masked address, order number).
 
 Revision ID: 0008
 Revises: 0006

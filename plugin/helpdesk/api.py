@@ -106,7 +106,7 @@ class HelpdeskApi:
         self.token = token
         self.limit = limit or NoLimit()
         self.max_wait, self.attempts, self.timeout, self.sleep = max_wait, attempts, timeout, sleep
-        self.session = session or requests.Session()
+        self.session = session or _session(self.base)
         self.requests = 0  # requests actually sent (the benchmark and the CLI report them)
 
     def close(self) -> None:
@@ -201,6 +201,14 @@ class HelpdeskApi:
                 return response.json()
             except ValueError:
                 raise Unavailable(status, "the answer is not JSON") from None
+
+
+def _session(base: str) -> requests.Session:
+    """A keep-alive session; proxy settings from the environment are read once here, not per request."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base))
+    session.trust_env = False
+    return session
 
 
 def _contact_path(book: int, key: str, value: str) -> str:

@@ -3,8 +3,8 @@
 `run_pass()` is what `mallbridge helpdesk push` repeats and what `sync run` calls after each poll
 (`pass_for_sync()`, bounded in time, never raising). One process at a time pushes into a book
 (a lease in the state row); every process shares the per-token rate limit. Per chunk: new
-contacts are first written as `pending` and committed, then sent one by one (plugin.helpdesk.send),
-then their results and the chunk's cursor move are committed together. A crash in between makes
+contacts are first written as `pending` and committed, then sent (plugin.helpdesk.senders, .send),
+then their results and the chunk's cursor move are committed together (plugin.helpdesk.chunks). A crash in between makes
 the next pass redo the chunk: unchanged contacts are skipped by their content hash, a `pending`
 one is looked up by system_id1 before it is created, so nothing is lost and nothing doubled.
 
@@ -21,20 +21,19 @@ import time
 
 from plugin import clock
 from plugin.extensions import db
-from plugin.helpdesk import send, work
+from plugin.helpdesk import chunks, work
 from plugin.helpdesk import state as st
 from plugin.helpdesk import target as targets
 from plugin.helpdesk.api import AuthFailed, HelpdeskError, NotFound, RateLimited
 from plugin.helpdesk.customers import Customers
-from plugin.helpdesk.mapping import content_hash
-from plugin.helpdesk.models import PushedContact
+from plugin.helpdesk.senders import THREADS, Senders
 from plugin.retry import backoff
 
 log = logging.getLogger(f"mallbridge.{__name__}")
-CHUNK_LIMITED, CHUNK_UNLIMITED = 5, 200  # contacts per chunk with / without the rate limit
+CHUNK_LIMITED, CHUNK_UNLIMITED = 5, 1000  # contacts per chunk with / without the rate limit
+RENEW_SECONDS = 20.0  # the lease (state.LEASE_SECONDS) is renewed this often during a pass
 BOOK_RECHECK = dt.timedelta(minutes=10)  # while paused for an unknown book, look again this often
 MAX_PAUSE = 600.0  # seconds between passes while the helpdesk is down
-CONTACT_FAILURES = 3  # server errors on one contact before it is reported as refused
 SYNC_BUDGET, SYNC_MAX_WAIT = 20.0, 5.0  # what `sync run` spends on a pass
 
 
@@ -61,7 +60,7 @@ class PassReport:
         return self.status in ("more", "limited")
 
 
-def run_pass(*, budget: float | None = 60.0, max_wait: float = 65.0, full: bool = False, api=None,
+def run_pass(*, budget: float | None = 60.0, max_wait: float = 65.0, full: bool = False,
              sleep=time.sleep, monotonic=time.monotonic) -> PassReport:
     """One pass over the work (for at most `budget` seconds); `full` re-sends everything."""
     try:
@@ -78,15 +77,16 @@ def run_pass(*, budget: float | None = 60.0, max_wait: float = 65.0, full: bool 
         return PassReport("waiting", state.last_error_ja or "")
     if not st.take_lease(state):
         return PassReport("busy", "別のプロセスがアドレス帳に送信中です。")
-    own_api = api is None
-    api = api or targets.api_for(target, max_wait=max_wait, sleep=sleep)
+    limited = bool(targets.rate_limit())
+    senders = Senders(lambda: targets.api_for(target, max_wait=max_wait, sleep=sleep),
+                      threads=1 if limited else THREADS)
     report = PassReport("done")
     try:
         if full:
             st.forget_hashes(target.key)
             work.restart_sweep(state)
-        _check_book(api, target, state)
-        _loop(api, target, state, report, budget, monotonic)
+        _check_book(senders.api(), target, state)
+        _loop(senders, target, state, report, budget, monotonic, CHUNK_LIMITED if limited else CHUNK_UNLIMITED)
         state.failures, state.next_pass_at, state.last_pass_at = 0, None, clock.now()
         db.session.commit()
     except AuthFailed as exc:
@@ -112,10 +112,9 @@ def run_pass(*, budget: float | None = 60.0, max_wait: float = 65.0, full: bool 
         db.session.rollback()
         _failed(state, exc, report)
     finally:
-        report.requests = api.requests
+        report.requests = senders.requests
+        senders.close()
         st.release_lease(state)
-        if own_api:
-            api.close()
     return report
 
 
@@ -155,87 +154,23 @@ def _int(value):
         return None
 
 
-def _loop(api, target, state, report, budget, monotonic) -> None:
+def _loop(senders, target, state, report, budget, monotonic, size) -> None:
     deadline = None if budget is None else monotonic() + budget
-    size = CHUNK_LIMITED if targets.rate_limit() else CHUNK_UNLIMITED
     customers = Customers(db.session)
+    renewed = monotonic()
     while True:
-        st.take_lease(state)
+        if monotonic() - renewed >= RENEW_SECONDS:
+            st.take_lease(state)
+            renewed = monotonic()
         chunk = work.next_chunk(state, customers, size)
         if chunk is None:
             return
-        _push_chunk(api, target, state, chunk, report)
+        chunks.push_chunk(senders, target, chunk.contacts, report)
+        chunk.advance(state)
+        db.session.commit()
         if deadline is not None and monotonic() >= deadline:  # at least one chunk per pass: progress
             report.status = "more"
             return
-
-
-def _push_chunk(api, target, state, chunk, report) -> None:
-    stored = st.contacts(target.key, [c.subject for c in chunk.contacts])
-    todo = []
-    for contact in chunk.contacts:
-        digest, row = content_hash(contact), stored.get(contact.subject)
-        if row is not None and row.content_hash == digest and row.status in ("ok", "refused"):
-            report.unchanged += 1
-            continue
-        if row is None:
-            row = PushedContact(target=target.key, subject=contact.subject, system_id1=contact.system_id1,
-                                status="pending", label=contact.label[:255], failures=0)
-            db.session.add(row)
-            todo.append(_Item(contact, digest, row, "new", 0))
-        else:
-            known = row.status in ("ok", "refused", "superseded") and row.system_id1 == contact.system_id1
-            todo.append(_Item(contact, digest, row, "known" if known else "pending", row.failures or 0))
-    db.session.commit()  # `pending` is on disk before any creation is sent
-    try:
-        for item in todo:
-            _push_one(api, target, item, report)
-    except HelpdeskError:
-        db.session.commit()  # keep what was done; the chunk's cursor stays
-        raise
-    chunk.advance(state)
-    db.session.commit()
-
-
-@dataclasses.dataclass
-class _Item:
-    contact: object
-    digest: str
-    row: PushedContact
-    known: str  # new | known | pending (a crashed run may have created it)
-    failures: int
-
-
-def _push_one(api, target, item: _Item, report: PassReport) -> None:
-    contact, row = item.contact, item.row
-    try:
-        outcome = send.push(api, target.book_id, contact, known=item.known == "known",
-                            maybe_sent=item.known == "pending")
-    except (AuthFailed, RateLimited, NotFound):
-        raise
-    except HelpdeskError as exc:
-        server_error = exc.status is not None and exc.status >= 500
-        if not server_error or item.failures + 1 < CONTACT_FAILURES:
-            if server_error:
-                row.failures = item.failures + 1
-            raise
-        outcome = send.Outcome("refused", "error", None, [f"ヘルプデスクがエラーを返し続けます（{exc.status}）: {exc.message}"])
-    row.system_id1, row.label, row.content_hash = contact.system_id1, contact.label[:255], item.digest
-    row.status, row.failures, row.pushed_at = outcome.status, 0, clock.now()
-    if outcome.customer_id:
-        row.customer_id = outcome.customer_id
-    row.error = "\n".join(outcome.notes)[:2000] or None
-    for system_id1 in outcome.superseded:
-        other = st.by_system_id(target.key, system_id1)
-        if other is not None:
-            other.status, other.error = "superseded", f"{contact.system_id1} に統合しました"
-    if outcome.status == "refused":
-        report.refused.append((contact.label, row.error or ""))
-        log.warning("helpdesk refused %s (%s): %s", contact.system_id1, contact.subject, row.error)
-    elif outcome.action == "created":
-        report.created += 1
-    else:
-        report.updated += 1
 
 
 def _failed(state, exc: HelpdeskError, report: PassReport) -> None:

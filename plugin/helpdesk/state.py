@@ -85,22 +85,6 @@ def note_error(state: PushState, message: str, message_ja: str) -> None:
     db.session.commit()
 
 
-def contacts(target_key: str, subjects) -> dict[str, PushedContact]:
-    """The stored contacts of these subjects in this book."""
-    subjects = list(subjects)
-    if not subjects:
-        return {}
-    rows = db.session.scalars(select(PushedContact).where(PushedContact.target == target_key,
-                                                          PushedContact.subject.in_(subjects)))
-    return {r.subject: r for r in rows}
-
-
-def by_system_id(target_key: str, system_id1: str) -> PushedContact | None:
-    """The stored contact that has this system_id1 in this book."""
-    return db.session.scalar(select(PushedContact).where(PushedContact.target == target_key,
-                                                         PushedContact.system_id1 == system_id1))
-
-
 def counts(target_key: str) -> dict[str, int]:
     """{status: number of contacts} of a book."""
     rows = db.session.execute(select(PushedContact.status, func.count(PushedContact.id))
