@@ -23,6 +23,7 @@ def _cpu():
 
 
 def main(url, api_base, key):
+    """Push every pending contact (passes of up to a minute, no rate limit) and print the figures."""
     app = create_app(config(url, api_base, key, 0))
     with app.app_context():
         started, cpu = time.perf_counter(), _cpu()

@@ -181,6 +181,7 @@ def lifted(args, key):
 
 
 def main(argv=None):
+    """Run (a) and (b); exit status 1 when a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of (a)")
     parser.add_argument("--members", type=int, default=100_000, help="members pushed in (b)")

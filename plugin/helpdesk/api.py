@@ -68,9 +68,11 @@ class NoLimit:
     """The limiter used when the limit is lifted (tests, benchmarks): never waits."""
 
     def reserve(self) -> float:
+        """Always free."""
         return 0.0
 
     def learn(self, headers, status: int) -> float | None:
+        """Nothing to learn: a 403 is still waited out by the caller (60 s unless told)."""
         return None
 
 

@@ -99,6 +99,7 @@ class _Notes:
         self.done, self.failed, self.superseded = [], [], []
 
     def add(self, item: Item, outcome) -> None:
+        """Note one contact's outcome and count it in the pass report."""
         contact, error = item.contact, "\n".join(outcome.notes)[:2000] or None
         self.done.append({"b_target": self.target, "b_subject": contact.subject, "b_system_id1": contact.system_id1,
                           "b_label": contact.label[:255], "b_hash": item.digest, "b_status": outcome.status,

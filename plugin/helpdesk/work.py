@@ -72,6 +72,7 @@ def new_inquiries(state: PushState, customers: Customers, size: int) -> Chunk | 
     last = rows[-1].id
 
     def advance(s):
+        """Past the inquiries of this chunk."""
         s.inquiry_cursor = max(s.inquiry_cursor, last)
     return Chunk("inquiry", _contacts_of_inquiries(customers, rows, members_too=True), advance)
 
@@ -101,6 +102,7 @@ def changed(state: PushState, customers: Customers, size: int) -> Chunk | None:
     more = len(members) == size or len(orders) == size
 
     def advance(s):
+        """Past the members and orders read (and the look noted when nothing more was pending)."""
         if members:
             s.changed_since, s.changed_member_id = members[-1].updated_at, members[-1].id
         if orders:
@@ -131,6 +133,7 @@ def sweep(state: PushState, customers: Customers, size: int) -> Chunk | None:
         last = ids[-1]
 
         def advance_members(s):
+            """Past the members of this chunk."""
             s.member_cursor = max(s.member_cursor, last)
         return Chunk("members", customers.members(ids), advance_members)
     rows = list(db.session.scalars(select(MallInquiry).where(MallInquiry.id > state.mall_cursor)
@@ -139,6 +142,7 @@ def sweep(state: PushState, customers: Customers, size: int) -> Chunk | None:
         last = rows[-1].id
 
         def advance_mall(s):
+            """Past the inquiries of this chunk."""
             s.mall_cursor = max(s.mall_cursor, last)
         return Chunk("mall", _contacts_of_inquiries(customers, rows, members_too=False), advance_mall)
     state.sweep_done_at = now
