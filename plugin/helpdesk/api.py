@@ -64,6 +64,13 @@ class Unavailable(HelpdeskError):
     retryable = True
 
 
+class Interrupted(HelpdeskError):
+    """The caller's sleep was cut short (a worker asked to stop): give up the call, keep the rest."""
+
+    def __init__(self):
+        super().__init__(None, "stopped while waiting")
+
+
 class NoLimit:
     """The limiter used when the limit is lifted (tests, benchmarks): never waits."""
 

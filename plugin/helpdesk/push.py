@@ -24,7 +24,7 @@ from plugin.extensions import db
 from plugin.helpdesk import chunks, work
 from plugin.helpdesk import state as st
 from plugin.helpdesk import target as targets
-from plugin.helpdesk.api import AuthFailed, HelpdeskError, NotFound, RateLimited
+from plugin.helpdesk.api import AuthFailed, HelpdeskError, Interrupted, NotFound, RateLimited
 from plugin.helpdesk.customers import Customers
 from plugin.helpdesk.senders import THREADS, Senders
 from plugin.retry import backoff
@@ -39,7 +39,7 @@ SYNC_BUDGET, SYNC_MAX_WAIT = 20.0, 5.0  # what `sync run` spends on a pass
 
 @dataclasses.dataclass
 class PassReport:
-    """What a pass did. status: done | more | limited | off | paused | waiting | busy | error."""
+    """What a pass did. status: done | more | limited | off | paused | waiting | busy | error | stopped."""
 
     status: str
     message_ja: str = ""
@@ -99,6 +99,9 @@ def run_pass(*, budget: float | None = 60.0, max_wait: float = 65.0, full: bool 
         db.session.rollback()
         st.pause(state, "book", str(exc), exc.message_ja, target.token_fp)
         report.status, report.message_ja = "paused", exc.message_ja
+    except Interrupted:
+        db.session.commit()
+        report.status = "stopped"
     except RateLimited as exc:
         db.session.commit()
         report.status = "limited"

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.extensions import db
 from plugin.helpdesk import push
+from plugin.helpdesk.api import Interrupted
 from plugin.worker import Outage, Worker
 
 log = logging.getLogger(f"mallbridge.{__name__}")
@@ -39,8 +40,8 @@ class PushWorker(Worker):
     def iteration(self) -> bool:
         """One pass; busy (no sleep) while work is left."""
         try:
-            result = push.run_pass(budget=PASS_SECONDS, max_wait=MAX_WAIT, full=self.full, sleep=self.snooze,
-                                   monotonic=self.clock)
+            result = push.run_pass(budget=PASS_SECONDS, max_wait=MAX_WAIT, full=self.full,
+                                   sleep=self.wait, monotonic=self.clock)
         except SQLAlchemyError as exc:
             self.database.failed(exc, "cannot read the push state (database unavailable?)", traceback=True)
             db.session.rollback()
@@ -58,6 +59,12 @@ class PushWorker(Worker):
         if self.once and result.status in STOPPING_STATES:
             self.stopping = True
         return result.more
+
+    def wait(self, seconds: float) -> None:
+        """The pass's waits (rate limit, backoff): cut short, and the pass ended, by a stop signal."""
+        self.snooze(seconds)
+        if self.stopping:
+            raise Interrupted()
 
     def once_done(self) -> bool:
         """With --once: stop after a pass that left nothing (or could not run)."""

@@ -133,3 +133,26 @@ def test_fake_helpdesk_command_serves_the_api_and_the_page():
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_a_stop_signal_ends_a_wait_for_the_rate_limit_at_once(push_app, fake_helpdesk):
+    """SIGTERM while the worker waits for a free slot: the pass ends at once (no spinning until the
+    window frees), nothing is sent, the worker stops."""
+    from plugin.helpdesk import target
+    from plugin.helpdesk.ratelimit import SharedLimit
+
+    factories.make_member("S1", emails=("s1@example.jp",))
+    push_app.config["HELPDESK_RATE_LIMIT"] = 60
+    limit = SharedLimit(target.current().token_fp)
+    for _ in range(60):
+        limit.reserve()  # the token's minute is used up by another process
+    slept = []
+    pusher = PushWorker()
+
+    def sleep(seconds):
+        slept.append(seconds)
+        pusher.stopping = True  # the signal handler's doing
+    pusher.sleep = sleep
+    pusher.run()
+    assert pusher.last.status == "stopped" and len(slept) == 1
+    assert book(fake_helpdesk) == {}
