@@ -94,7 +94,7 @@ def test_more_than_six_extra_addresses_keeps_the_newest_six(push_app, fake_helpd
     assert main == ["e0@example.jp"] and archived == [f"e{i}@example.jp" for i in range(1, 7)]
 
 
-def test_a_crash_after_sending_neither_loses_nor_duplicates(push_app, fake_helpdesk, monkeypatch):
+def test_a_crash_after_sending_neither_loses_nor_doubles(push_app, fake_helpdesk, monkeypatch):
     """Killed after the helpdesk created a contact but before mallbridge noted it: the next pass finds it
     by system_id1 and updates it; every member ends up exactly once in the book."""
     monkeypatch.setattr(push, "THREADS", 1)  # one after another, as under the helpdesk's limit
@@ -164,7 +164,7 @@ def test_inquiries_of_a_disabled_account_are_not_pushed(push_app, fake_helpdesk)
 
 
 def test_push_all_sends_everything_again(push_app, fake_helpdesk):
-    """--all re-sends every contact, changed or not (updates, no duplicates)."""
+    """--all re-sends every contact, changed or not (updates, nothing created twice)."""
     _members(3)
     run()
     report = run(full=True)
