@@ -9,7 +9,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export MALLBRIDGE_DEMO_PORT := $(PORT)
 
-.PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync bench-replies clean
+.PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync bench-replies bench-helpdesk clean
 
 # Reinstall only when the dependency list changed.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -52,6 +52,9 @@ bench-sync: install
 
 bench-replies: install
 	$(PY) -m bench.replies
+
+bench-helpdesk: install
+	$(PY) -m bench.helpdesk
 
 clean:
 	rm -rf $(VENV) instance artifacts .pytest_cache

@@ -21,6 +21,11 @@ DEFAULTS = {
     "YAHOO_API_BASE": "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1",
     "YAHOO_AUTH_BASE": "https://auth.login.yahoo.co.jp/yconnect/v2",
     "FAKE_MALL_URL": "http://127.0.0.1:8900",
+    # The helpdesk's Open API base; unset: derived from the environment's URL (plugin.helpdesk.target).
+    "HELPDESK_API_BASE": None,
+    "FAKE_HELPDESK_URL": "http://127.0.0.1:8901",
+    # Requests per minute and token mallbridge allows itself (the helpdesk's limit); 0 only for fakes.
+    "HELPDESK_RATE_LIMIT": 60,
     "LOOKUP_ENCODING": "utf-8",
     "LOOKUP_ORDER_LIMIT": 50,
     "API_MAX_ITEMS": 1000,
@@ -66,6 +71,9 @@ def load(app, test_config=None):
         for key, path in DEMO_MALL_PATHS.items():
             if f"{ENV_PREFIX}_{key}" not in os.environ and key not in (test_config or {}):
                 cfg[key] = cfg["FAKE_MALL_URL"].rstrip("/") + path
+        # …and to `mallbridge fake-helpdesk` for the address book.
+        if not cfg.get("HELPDESK_API_BASE"):
+            cfg["HELPDESK_API_BASE"] = cfg["FAKE_HELPDESK_URL"].rstrip("/") + "/api/v2"
     elif not cfg.get("TESTING"):
         missing = [f"{ENV_PREFIX}_{k}" for k in ("SECRET_KEY", "ENCRYPTION_KEY") if not cfg.get(k)]
         if missing:

@@ -40,7 +40,7 @@ COMMANDS = [
     *lookups_cli.COMMANDS,  # import
     *demo_cli.COMMANDS,  # demo seed
     *mailbox.COMMANDS,  # mailbox (the demo's SMTP sink)
-    *admin_cli.COMMANDS,  # helpdesk, secrets
+    *admin_cli.COMMANDS,  # helpdesk (set/use/show/test/push), secrets, fake-helpdesk
     *outbox_cli.COMMANDS,  # outbox run/list/release/requeue/discard
     *forms_cli.COMMANDS,  # forms add/list
     *sync_cli.COMMANDS,  # accounts, sync run, smtp-in, fake-mall

@@ -119,6 +119,11 @@ class MallInquiry(db.Model):
     subject: Mapped[str | None] = mapped_column(Text)
     inbox: Mapped[str | None] = mapped_column(String(254))
     customer: Mapped[str | None] = mapped_column(String(254))
+    # What the first message said about the customer: the helpdesk's address book (and the
+    # lookups) tie the inquiry to an order, a member or at least a name through these.
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_address: Mapped[str | None] = mapped_column(String(254), index=True)
+    order_number: Mapped[str | None] = mapped_column(String(64), index=True)
     started_at = mapped_column(DateTime, index=True)
     created_at = mapped_column(DateTime, default=clock.now)
     updated_at = mapped_column(DateTime, default=clock.now, onupdate=clock.now)

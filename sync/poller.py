@@ -230,7 +230,10 @@ def _new_inquiry(account: MallAccount, snap: Snapshot, first: MallMessage, first
         raise NoInbox("no inbox address")
     inquiry = MallInquiry(account_id=account.id, inquiry_id=snap.inquiry_id, first_message_id=first_id,
                           subject=mailer.base_subject(account.shop_id, first), inbox=decision.address,
-                          customer=identity.customer_of(account.id, first), started_at=clock.utc(snap.started_at))
+                          customer=identity.customer_of(account.id, first), started_at=clock.utc(snap.started_at),
+                          customer_name=(first.customer_name or "")[:200] or None,
+                          customer_address=(first.customer_address or "")[:254] or None,
+                          order_number=(first.order_number or "")[:64] or None)
     db.session.add(inquiry)
     return inquiry
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import clock
 from plugin.extensions import db
+from plugin.helpdesk import push as helpdesk_push
 from plugin.worker import Outage, Worker
 from sync import expiry, options, poller
 from sync.models import MallAccount
@@ -51,6 +52,7 @@ class SyncRunner(Worker):
                 self.report(f"account {result.account_id}: {result.new_messages} new"
                             + (f", error: {result.error}" if result.error else ""))
         self._post_replies()
+        helpdesk_push.pass_for_sync()  # new inquiries' customers into the address book (when push is on)
         return False
 
     def _post_replies(self) -> None:

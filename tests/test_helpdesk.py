@@ -1,4 +1,8 @@
-"""Helpdesk environments: inbox button, CLI, demo values, and the connection test (SMTP + API)."""
+"""Helpdesk environments: inbox button, CLI, demo values, and the connection test (SMTP + the
+address books the API token can see)."""
+import datetime as dt
+from email import message_from_bytes
+from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
@@ -10,7 +14,9 @@ from tests import factories
 from tests.smtp_server import ScriptedHandler, free_port, start_server
 
 URL = "https://shop.relationapp.jp"
-API = f"{URL}/api/v2/7/labels"
+API = f"{URL}/api/v2/customer_groups"
+BOOKS = [{"customer_group_id": 1, "name": "お客様", "message_box_ids": [7]},
+         {"customer_group_id": 2, "name": "取引先", "message_box_ids": []}]
 
 
 @pytest.fixture
@@ -24,18 +30,12 @@ def smtp_server(app):
     controller.stop()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    """Each test starts with an empty API rate-limit window."""
-    helpdesk_check.LIMIT.reset()
-    yield
-    helpdesk_check.LIMIT.reset()
-
-
-def _configure(env="production", token=None, forward_to="inbox@mail.relationapp.jp"):
+def _configure(env="production", token=None, forward_to="inbox@mail.relationapp.jp", book=None):
     values = {"url": URL, "inbox_id": 7, "forward_to": forward_to}
     if token:
         values["api_token"] = token
+    if book:
+        values["address_book_id"] = book
     helpdesk.update_environment(env, values, actor="t")
 
 
@@ -138,48 +138,89 @@ def test_test_mail_without_smtp_url_says_so_in_japanese(app):
     assert "empty" not in step.message
 
 
+def test_test_mail_is_dated_in_japan_time(app, smtp_server, clock_pinned):
+    """The test mail's Date is +0900 like every other mail of mallbridge (not -0000)."""
+    _configure()
+    helpdesk_check.run("production")
+    ((_sender, _rcpt, content),) = smtp_server.messages
+    date = message_from_bytes(content)["Date"]
+    assert date.endswith("+0900"), date
+    assert parsedate_to_datetime(date) == dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
+
+
 @responses.activate
-def test_api_ping_sends_bearer_token(app):
-    """With a token, the API is called with Authorization: Bearer and a 200 is reported as success."""
-    _configure(token="tok-1")
-    responses.get(API, json=[], headers={"X-RateLimit-Remaining": "59"},
-                  match=[responses.matchers.header_matcher({"Authorization": "Bearer tok-1"})])
+def test_api_step_lists_the_address_books_with_the_bearer_token(app):
+    """With a token, the test lists the address books the token sees (Bearer, JSON content type)."""
+    _configure(token="tok-1", book=1)
+    responses.get(API, json=BOOKS, headers={"X-RateLimit-Remaining": "59"}, match=[responses.matchers.header_matcher(
+        {"Authorization": "Bearer tok-1", "Content-Type": "application/json"})])
     step = helpdesk_check.ping_api(helpdesk.environment("production"))
-    assert step.ok is True and "59" in step.message
+    assert step.ok is True, step.message
+    assert "ID 1「お客様」" in step.message and "ID 2「取引先」" in step.message and "アドレス帳ID 1" in step.message
+    assert step.details == ["ID 1「お客様」", "ID 2「取引先」"]
 
 
-@pytest.mark.parametrize("status,text", [(401, "トークンが無効"), (403, "アクセスできません"), (404, "見つかりません"),
-                                         (500, "エラーを返しました")])
+@responses.activate
+def test_api_step_explains_an_address_book_the_token_cannot_see(app):
+    """A configured address-book ID that is not in the token's list is a failure naming the books it sees."""
+    _configure(token="tok-1", book=5)
+    responses.get(API, json=BOOKS)
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
+    assert step.ok is False
+    assert "アドレス帳ID 5 はこのトークンでは見えません" in step.message and "ID 2「取引先」" in step.message
+
+
+@responses.activate
+def test_api_step_without_address_book_asks_to_choose_one(app):
+    """Without an address-book ID the test succeeds and asks the admin to pick one of the listed books."""
+    _configure(token="tok-1")
+    responses.get(API, json=BOOKS)
+    step = helpdesk_check.ping_api(helpdesk.environment("production"))
+    assert step.ok is True and "この中からアドレス帳IDを設定してください" in step.message
+
+
+@pytest.mark.parametrize("status,text", [(401, "トークンが無効"), (404, "アドレス帳の一覧がありません"),
+                                         (500, "エラーを返しました"), (503, "エラーを返しました"),
+                                         (302, "転送（302）")])
 @responses.activate
 def test_api_errors_are_explained(app, status, text):
-    """401/403/404/5xx each get a Japanese explanation."""
+    """401/404/5xx/redirects each get a Japanese explanation."""
     _configure(token="tok-1")
-    responses.get(API, status=status, json={"message": "x"})
+    responses.get(API, status=status, json={"message": "x"}, headers={"Location": "https://elsewhere.example/"})
     step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and text in step.message
 
 
 @responses.activate
-def test_api_429_blocks_further_calls_until_reset(app, clock_pinned):
-    """A 429 is reported with the wait time, and no further call is made until Retry-After has passed."""
+def test_api_403_blocks_further_calls_until_the_reset(app, clock_pinned):
+    """A 403 (the helpdesk's rate-limit answer) is reported with the wait, and no call is made before
+    X-RateLimit-Reset, whichever process asks (the count is in the database)."""
     _configure(token="tok-1")
-    responses.get(API, status=429, headers={"Retry-After": "30", "X-RateLimit-Remaining": "0"})
+    reset = int(clock_pinned.now().replace(tzinfo=dt.UTC).timestamp()) + 30
+    responses.get(API, status=403, json={"message": "rate limit exceeded"},
+                  headers={"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
     env = helpdesk.environment("production")
-    assert "30秒後" in helpdesk_check.ping_api(env).message
+    first = helpdesk_check.ping_api(env)
+    assert first.ok is False and "上限" in first.message and "31秒後" in first.message
     second = helpdesk_check.ping_api(env)
     assert second.ok is False and "上限" in second.message and len(responses.calls) == 1
     clock_pinned.advance(seconds=31)
-    helpdesk_check.ping_api(env)
-    assert len(responses.calls) == 2
+    responses.replace(responses.GET, API, json=BOOKS)
+    assert helpdesk_check.ping_api(env).ok is True and len(responses.calls) == 2
 
 
+@responses.activate
 def test_api_calls_are_capped_at_60_per_minute(app, clock_pinned):
-    """At most 60 API calls per minute per helpdesk; the 61st waits."""
+    """At most 60 API calls per minute per token; the 61st is not sent and says when to try again."""
+    _configure(token="tok-1")
+    responses.get(API, json=BOOKS)
+    env = helpdesk.environment("production")
     for _ in range(60):
-        assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") == 0
-    assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") > 0
-    clock_pinned.advance(seconds=60)
-    assert helpdesk_check.LIMIT.wait_seconds("shop.relationapp.jp") == 0
+        assert helpdesk_check.ping_api(env).ok is True
+    refused = helpdesk_check.ping_api(env)
+    assert refused.ok is False and "上限" in refused.message and len(responses.calls) == 60
+    clock_pinned.advance(seconds=61)
+    assert helpdesk_check.ping_api(env).ok is True and len(responses.calls) == 61
 
 
 @responses.activate
@@ -190,6 +231,7 @@ def test_api_timeout_is_reported_within_10_seconds(app):
     step = helpdesk_check.ping_api(helpdesk.environment("production"))
     assert step.ok is False and "10秒以内に応答しませんでした" in step.message
     assert sum(helpdesk_check.HTTP_TIMEOUT) <= 10
+    assert len(responses.calls) == 1  # one attempt: the admin's page answers at once
 
 
 def test_cli_test_command_exit_code(runner, smtp_server):

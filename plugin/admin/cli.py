@@ -1,4 +1,4 @@
-"""`mallbridge helpdesk set|use|show|test` and `mallbridge secrets rotate`."""
+"""`mallbridge helpdesk set|use|show|test|push` and `mallbridge secrets rotate`."""
 import sys
 
 import click
@@ -6,6 +6,9 @@ from flask.cli import with_appcontext
 
 from plugin import crypto, helpdesk
 from plugin.helpdesk import check as helpdesk_check
+from plugin.helpdesk import status as push_status
+from plugin.helpdesk.fake import cli as fake_helpdesk_cli
+from plugin.helpdesk.worker import PushWorker
 from plugin.invalid import InvalidInput
 
 helpdesk_group = click.Group("helpdesk", help="Helpdesk environments (production / demo).")
@@ -99,6 +102,28 @@ def helpdesk_test_cmd(env_name):
     sys.exit(0 if report.ok else 1)
 
 
+@helpdesk_group.command("push")
+@click.option("--once", is_flag=True, help="Push what is pending now, then exit (for cron and tests).")
+@click.option("--all", "full", is_flag=True, help="Send every member and mall customer again, changed or not.")
+@with_appcontext
+def helpdesk_push_cmd(once, full):
+    """Push members and mall customers into the active environment's address book."""
+    worker = PushWorker(full=full, report=lambda line: click.echo(line))
+    previous = worker.install_signal_handlers()
+    try:
+        worker.run(once=once)
+    finally:
+        worker.restore_signals(previous)
+    summary = push_status.summary()
+    click.echo(f"address book: {summary.progress_text}; {summary.ok} pushed, {summary.refused} refused")
+    for label, message in worker.refused:
+        click.echo(f"  refused: {label}: {message}", err=True)
+    last = worker.last
+    if last is not None and last.status in ("off", "paused", "error", "busy", "waiting"):
+        click.echo(f"push {last.status}: {last.message_ja}", err=True)
+        sys.exit(1)
+
+
 @secrets_group.command("rotate")
 @with_appcontext
 def secrets_rotate():
@@ -111,4 +136,4 @@ def secrets_rotate():
     click.echo(f"re-encrypted {count} secret(s) under the first key")
 
 
-COMMANDS = [helpdesk_group, secrets_group]
+COMMANDS = [helpdesk_group, secrets_group, *fake_helpdesk_cli.COMMANDS]

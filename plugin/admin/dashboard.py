@@ -13,6 +13,7 @@ from lookups.models import Member, Order
 from plugin import clock, helpdesk
 from plugin.admin import bp
 from plugin.extensions import db
+from plugin.helpdesk import status as push_status
 from plugin.models import AuditLog
 
 log = logging.getLogger(f"mallbridge.{__name__}")
@@ -62,7 +63,7 @@ def counts():
 def dashboard():
     """Landing page of the console."""
     return render_template("admin/dashboard.html", env=helpdesk.active_environment(), counts=counts(),
-                           warnings=warnings())
+                           warnings=warnings(), push=push_status.summary())
 
 
 @register_warning

@@ -5,8 +5,10 @@ from sqlalchemy import func, select
 from plugin import audit, helpdesk, settings
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.admin import settings_form as sf
+from plugin.admin.dashboard import register_warning
 from plugin.extensions import db
 from plugin.helpdesk import check as tester
+from plugin.helpdesk import status as push_status
 from plugin.settings.models import SettingChange
 
 HISTORY_PAGE = 100
@@ -34,7 +36,7 @@ def _render_helpdesk(status=200, form_env=None, submitted=None, errors=None, rep
         envs.append({"env": helpdesk.environment(name),
                      "fields": sf.fields(_env_decls(name), submitted if mine else None, errors if mine else None),
                      "report": report if report is not None and report.env == name else None})
-    return render_template("admin/helpdesk.html", envs=envs, errors=errors), status
+    return render_template("admin/helpdesk.html", envs=envs, errors=errors, push=push_status.summary()), status
 
 
 @bp.route("/helpdesk", methods=["GET"])
@@ -106,3 +108,9 @@ def settings_history():
 menu_entry("admin.helpdesk_page", "ヘルプデスク環境")
 menu_entry("admin.settings_page", "設定")
 menu_entry("admin.settings_history", "設定の変更履歴")
+
+
+@register_warning
+def _push_warning():
+    """The address-book push is paused, misconfigured, refused someone or keeps failing."""
+    return push_status.summary(progress=False).warning

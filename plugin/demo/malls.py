@@ -1,8 +1,11 @@
-"""Demo mall accounts: the fake mall's Rakuten shop and Yahoo! store, so `make run` shows mall sync."""
+"""Demo mall accounts (the fake mall's Rakuten shop and Yahoo! store, so `make run` shows mall sync)
+and the demo helpdesk's address book (the fake helpdesk, so it shows members arriving there)."""
 from sqlalchemy import select
 
+from plugin import helpdesk
 from plugin.extensions import db
 from plugin.forms.service import find_form, save_form
+from plugin.helpdesk.fake.seed import DEMO_BOOK, DEMO_TOKEN
 from sync import accounts
 from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO, demo_public_key_pem
 from sync.models import MallAccount
@@ -40,3 +43,11 @@ def seed_contact_form(shop):
                      title="お問い合わせ", from_address=shop.email or "")
     db.session.commit()
     return form
+
+
+def seed_helpdesk_push(actor="demo seed"):
+    """Point the demo environment's address-book push at `mallbridge fake-helpdesk`: token, book, on."""
+    helpdesk.update_environment("demo", {"api_token": DEMO_TOKEN, "address_book_id": DEMO_BOOK, "push": True},
+                                actor=actor)
+    db.session.commit()
+    return helpdesk.environment("demo")

@@ -17,7 +17,7 @@ from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from plugin import helpdesk
 from plugin.clock import from_jst_naive
 from plugin.demo import data as D
-from plugin.demo.malls import seed_contact_form, seed_mall_accounts
+from plugin.demo.malls import seed_contact_form, seed_helpdesk_push, seed_mall_accounts
 from plugin.extensions import db
 from plugin.models import Shop, User
 from plugin.normalize import normalize_email, normalize_tel
@@ -179,6 +179,9 @@ def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSW
 
     # The fake mall's accounts and a sample form, so `make run` shows mall sync and BCC forwarding.
     malls = seed_mall_accounts() if current_app.config.get("DEMO") else []
+    if current_app.config.get("DEMO"):
+        # …and the fake helpdesk's address book, so the demo shows members arriving there.
+        environment = seed_helpdesk_push()
     seed_contact_form(shop)
     return {"malls": malls, "members": members, "orders": orders, "new_members": len(new_members),
             "new_orders": len(new_orders), "shop": shop, "helpdesk": environment}
@@ -230,6 +233,9 @@ def seed_command(admin_password, agent_password, force):
                    f"forwarding to {getattr(env, 'forward_to', '-')})")
     if result["malls"]:
         click.echo(f"mall accounts (fake mall): {', '.join(result['malls'])}")
+    if env is not None and getattr(env, "push", False):
+        click.echo(f"address book: members are pushed into book {env.address_book_id} of the fake helpdesk "
+                   f"({current_app.config.get('FAKE_HELPDESK_URL')}/)")
     click.echo("inquiry form: /forms/contact")
     click.echo("logins:")
     click.echo(f"  admin  admin@example.jp  {admin_password}")

@@ -1,26 +1,27 @@
-"""Connection test of a helpdesk environment: a test mail to the inbox, and an API ping.
+"""Connection test of a helpdesk environment: a test mail to the inbox, and the address books
+the API token can see.
 
 Used by the admin button and `mallbridge helpdesk test ENV`. Every network call gives up
 after at most 10 seconds, so the admin page never hangs; every outcome is a Japanese
-sentence the shop admin can act on.
+sentence the shop admin can act on. The API call counts against the same per-token rate limit
+as the address-book push (plugin.helpdesk.ratelimit), in whichever process it runs.
 """
-import collections
 import dataclasses
-import datetime as dt
 import secrets
-import threading
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
+from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from plugin import clock, crypto, helpdesk, outbox, smtp
+from plugin.helpdesk import api as api_errors
+from plugin.helpdesk import target as targets
 
 TIMEOUT = 10.0
 # requests applies the timeout per phase; 4 s to connect + 6 s to read stays within 10 s.
 HTTP_TIMEOUT = (4.0, 6.0)
-API_LIMIT_PER_MINUTE = 60  # Re:lation's documented per-tenant limit
+API_LIMIT_PER_MINUTE = 60  # the helpdesk's documented limit per token
 
 
 @dataclasses.dataclass
@@ -30,6 +31,7 @@ class Step:
     name: str
     ok: bool | None
     message: str
+    details: list = dataclasses.field(default_factory=list)  # e.g. the address books the token can see
 
 
 @dataclasses.dataclass
@@ -62,7 +64,8 @@ def build_test_mail(env, code, sender):
     msg["Subject"] = f"[mallbridge] 接続テスト {code}"
     msg["From"] = sender
     msg["To"] = env.forward_to
-    msg["Date"] = formatdate(localtime=False)
+    # Dated in Japan time like every other mail of mallbridge (not "-0000").
+    msg["Date"] = format_datetime(clock.to_jst(clock.now()).replace(microsecond=0))
     msg["Message-ID"] = make_msgid("helpdesk-test", domain=sender.split("@", 1)[1])
     msg["X-Mallbridge-Test"] = code
     msg.set_content(
@@ -100,122 +103,60 @@ def send_test_mail(env, code):
                               f"メールが届くか確認してください（宛先 {env.forward_to}）。")
 
 
-# --- API ping -------------------------------------------------------------------------------
-
-class _RateLimit:
-    """At most 60 calls per minute per helpdesk host, and none while the API said to wait."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.calls = collections.defaultdict(collections.deque)
-        self.blocked_until = {}
-
-    def wait_seconds(self, host):
-        """Seconds to wait before the next call to `host` (0: go ahead; the call is counted)."""
-        now = clock.now()
-        with self.lock:
-            until = self.blocked_until.get(host)
-            if until and until > now:
-                return max(1, int((until - now).total_seconds() + 0.999))
-            calls = self.calls[host]
-            while calls and (now - calls[0]).total_seconds() >= 60:
-                calls.popleft()
-            if len(calls) >= API_LIMIT_PER_MINUTE:
-                return max(1, int(60 - (now - calls[0]).total_seconds() + 0.999))
-            calls.append(now)
-            return 0
-
-    def block(self, host, seconds):
-        """Make no call to `host` for `seconds`."""
-        with self.lock:
-            self.blocked_until[host] = clock.now() + dt.timedelta(seconds=seconds)
-
-    def reset(self):
-        """Forget all state (tests)."""
-        with self.lock:
-            self.calls.clear()
-            self.blocked_until.clear()
-
-
-LIMIT = _RateLimit()
-
-
-def api_url(env):
-    """The endpoint used for the ping: the inbox's label list (cheap, read-only)."""
-    return f"{env.url}/api/v2/{env.inbox_id}/labels"
-
+# --- API: the address books the token can see --------------------------------------------------
 
 def ping_api(env):
-    """GET the inbox's labels with the API token; skipped when no token is set."""
+    """List the address books the token can see (through the shared rate limit); skipped without a token."""
     if not env.has_api_token:
         return Step("api", None, "APIトークンが未設定のため、APIの確認は省略しました。")
-    if not env.complete:
-        return Step("api", False, "URLと受信箱IDを設定してから、APIを確認してください。")
-    host = env.url.split("/")[2]
-    wait = LIMIT.wait_seconds(host)
-    if wait:
-        return Step("api", False, f"APIの呼び出し回数の上限（1分あたり{API_LIMIT_PER_MINUTE}回）に達しています。"
-                                  f"{wait}秒後にもう一度お試しください。")
+    base = targets.api_base(env)
+    if not base:
+        return Step("api", False, "ヘルプデスクのURLを設定してから、APIを確認してください。")
+    host = urlsplit(base).netloc
     try:
         token = env.api_token()
     except crypto.CryptoError as exc:
         return Step("api", False, f"保存されたAPIトークンを復号できません（暗号鍵の設定を確認してください）: {exc}")
+    target = targets.Target(env.name, base, env.address_book_id or 0, token)
+    # One attempt, no waiting: the admin's page must answer within TIMEOUT seconds.
+    api = targets.api_for(target, max_wait=0, attempts=1, timeout=HTTP_TIMEOUT)
     try:
-        response = requests.get(api_url(env), timeout=HTTP_TIMEOUT, allow_redirects=False, headers={
-            "Authorization": f"Bearer {token}", "Accept": "application/json",
-            "User-Agent": "mallbridge-helpdesk-test"})
-    except requests.Timeout:
-        return Step("api", False, f"ヘルプデスクのAPIが{int(TIMEOUT)}秒以内に応答しませんでした。しばらくしてからもう一度お試しください。")
-    except requests.RequestException as exc:
-        return Step("api", False, f"ヘルプデスクのAPI（{host}）に接続できませんでした。URLを確認してください（{type(exc).__name__}）。")
-    with response:
-        _respect_headers(host, response)
-        return _interpret(env, response)
-
-
-def _respect_headers(host, response):
-    """Honour Retry-After / X-RateLimit-Remaining and -Reset for the following calls."""
-    headers = response.headers
-    seconds = None
-    if response.status_code == 429 or headers.get("X-RateLimit-Remaining", "").strip() == "0":
-        seconds = _seconds_until(headers.get("Retry-After")) or _seconds_until(headers.get("X-RateLimit-Reset")) or 60
-    if seconds:
-        LIMIT.block(host, min(seconds, 3600))
-    return seconds
-
-
-def _seconds_until(value):
-    """Seconds from a header that is either a delay or a UNIX time (X-RateLimit-Reset)."""
-    try:
-        number = int(float(str(value).strip()))
-    except (TypeError, ValueError):
-        return None
-    if number > 1_000_000_000:
-        reset = dt.datetime.fromtimestamp(number, dt.UTC).replace(tzinfo=None)
-        number = int((reset - clock.now()).total_seconds() + 0.999)
-    return number if number > 0 else None
-
-
-def _interpret(env, response):
-    status = response.status_code
-    if status == 200:
-        remaining = response.headers.get("X-RateLimit-Remaining")
-        extra = f"（残りAPI呼び出し回数: {remaining}）" if remaining else ""
-        return Step("api", True, f"ヘルプデスクのAPIに接続できました。受信箱ID {env.inbox_id} を読み取れます{extra}。")
-    if status == 401:
+        books = api.customer_groups()
+    except api_errors.RateLimited as exc:
+        return Step("api", False, f"APIの呼び出し回数の上限（1分あたり{API_LIMIT_PER_MINUTE}回）に達しています。"
+                                  f"{int(exc.wait) + 1}秒後にもう一度お試しください。")
+    except api_errors.AuthFailed:
         return Step("api", False, "APIトークンが無効です（401）。ヘルプデスクでトークンが削除・再発行されていないか確認し、"
                                   "新しいトークンを貼り直してください。")
-    if status == 403:
-        return Step("api", False, f"このAPIトークンでは受信箱ID {env.inbox_id} にアクセスできません（403）。"
-                                  "トークンを発行したユーザーがこの受信箱の担当者か、受信箱IDが正しいか確認してください。")
-    if status == 404:
-        return Step("api", False, f"受信箱ID {env.inbox_id} がヘルプデスクに見つかりません（404）。URLと受信箱IDを確認してください。")
-    if status == 429:
-        wait = _seconds_until(response.headers.get("Retry-After")) or _seconds_until(
-            response.headers.get("X-RateLimit-Reset")) or 60
-        return Step("api", False, f"APIの呼び出し回数の上限に達しました（429）。{wait}秒後にもう一度お試しください。")
-    if 300 <= status < 400:
-        return Step("api", False, f"ヘルプデスクのAPIが転送（{status}）を返しました。URLがヘルプデスクのURL（https://〜.relationapp.jp）か確認してください。")
-    if status >= 500:
-        return Step("api", False, f"ヘルプデスクのAPIがエラーを返しました（{status}）。しばらくしてからもう一度お試しください。")
-    return Step("api", False, f"ヘルプデスクのAPIから予期しない応答がありました（{status}）。")
+    except api_errors.NotFound:
+        return Step("api", False, f"ヘルプデスクのAPI（{host}）にアドレス帳の一覧がありません（404）。"
+                                  "URLがヘルプデスクのURL（https://〜.relationapp.jp）か確認してください。")
+    except api_errors.Unavailable as exc:
+        if exc.status is None and "timeout" in exc.message:
+            return Step("api", False, f"ヘルプデスクのAPIが{int(TIMEOUT)}秒以内に応答しませんでした。しばらくしてからもう一度お試しください。")
+        if exc.status is None:
+            return Step("api", False, f"ヘルプデスクのAPI（{host}）に接続できませんでした。URLを確認してください（{exc.message}）。")
+        return Step("api", False, f"ヘルプデスクのAPIがエラーを返しました（{exc.status}）。しばらくしてからもう一度お試しください。")
+    except api_errors.HelpdeskError as exc:
+        if exc.status and 300 <= exc.status < 400:
+            return Step("api", False, f"ヘルプデスクのAPIが転送（{exc.status}）を返しました。"
+                                      "URLがヘルプデスクのURL（https://〜.relationapp.jp）か確認してください。")
+        return Step("api", False, f"ヘルプデスクのAPIから予期しない応答がありました（{exc.status}: {exc.message}）。")
+    finally:
+        api.close()
+    return _books_step(env, books)
+
+
+def _books_step(env, books):
+    """Success, unless the configured address book is not among those the token can see."""
+    listed = [f"ID {b.get('customer_group_id')}「{b.get('name')}」" for b in books if isinstance(b, dict)]
+    ids = {str(b.get("customer_group_id")) for b in books if isinstance(b, dict)}
+    seen = "、".join(listed) if listed else "なし"
+    if env.address_book_id and str(env.address_book_id) not in ids:
+        return Step("api", False, f"APIには接続できましたが、アドレス帳ID {env.address_book_id} はこのトークンでは見えません"
+                                  f"（見えるアドレス帳: {seen}）。アドレス帳IDを確認してください。", listed)
+    if not listed:
+        return Step("api", True, "ヘルプデスクのAPIに接続できました。このトークンで見えるアドレス帳はありません。", listed)
+    chosen = f"会員の送信先はアドレス帳ID {env.address_book_id} です。" if env.address_book_id else \
+        "会員を送るには、この中からアドレス帳IDを設定してください。"
+    return Step("api", True, f"ヘルプデスクのAPIに接続できました。このトークンで見えるアドレス帳: {seen}。{chosen}", listed)
