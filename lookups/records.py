@@ -9,8 +9,8 @@ import re
 import unicodedata
 
 from lookups.models import MALL_LABELS, MALLS
-from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
 from plugin.clock import from_jst_naive
+from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
 
 KINDS = ("members", "orders")
 KEY_FIELD = {"members": "customer_code", "orders": "order_number"}

@@ -154,7 +154,7 @@ def test_lookup_encoding_setting_applies_without_charset_parameter(client, auth)
     raw = quote("会員-０１".encode("cp932"))
     r = client.get(f"/lookup/members?customer_code={raw}&format=json")
     assert r.status_code == 200 and len(r.get_json()["members"]) == 1
-    utf8 = quote("会員-０１".encode("utf-8"))
+    utf8 = quote("会員-０１".encode())
     assert len(client.get(f"/lookup/members?customer_code={utf8}&charset=utf-8&format=json").get_json()["members"]) == 1
 
 

@@ -2,40 +2,44 @@
 
     .venv/bin/python -m bench.lookup.cpu [--url postgresql://…/mb_perfbench] [--n 500] [--profile json]
 
-Seeds a few thousand members (once per database), then times N lookups with a Bearer token
-(process CPU time, so other processes on a shared machine distort it least). `--baseline`
-also times the lookup with the removed per-request costs put back (the limiter hook on every
-request, the ORM audit insert, statements built per request), alternating batches in the same
-process so noise from other processes hits both alike.
+Seeds a few thousand members (once per database), then times N lookups through the staff
+session and with a Bearer token (process CPU time, so other processes on a shared machine
+distort it least). `--profile json` prints a cProfile (CPU clock) of N session lookups.
 """
 import argparse
 import cProfile
 import pstats
 import random
+import re
 import time
 
 from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from lookups import queries
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
-from plugin.normalize import normalize_email, normalize_tel
-from plugin import audit, create_app
+from plugin import create_app
 from plugin.extensions import db
-from plugin.forms import limiter
-from plugin.models import AuditLog, Shop
+from plugin.models import Shop, User
+from plugin.normalize import normalize_email, normalize_tel
 from plugin.tokens import create_token
+
+STAFF = ("cpu-bench@example.jp", "cpu-bench-password")
 
 
 def seed(members):
-    """A default shop with `members` members, one e-mail/phone each, two orders each."""
+    """A default shop with `members` members, one e-mail/phone each, two orders each; a staff user."""
     shop = db.session.scalar(select(Shop).where(Shop.code == "default"))
     if shop is None:
         shop = Shop(code="default", name="本店")
         db.session.add(shop)
         db.session.flush()
+    if db.session.scalar(select(User).where(User.email == STAFF[0])) is None:
+        user = User(email=STAFF[0], role="agent")
+        user.set_password(STAFF[1])
+        db.session.add(user)
     if db.session.scalar(select(func.count(Member.id))) >= members:
+        db.session.commit()
         return
     for i in range(members):
         email, tel = f"user{i}@example.jp", f"090-{i // 10000:04d}-{i % 10000:04d}"
@@ -54,68 +58,24 @@ def seed(members):
     db.session.commit()
 
 
-def run(client, token, n, members, fmt):
+def login(client):
+    """Log the bench user in through the real form (the session cookie stays in the client)."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"email": STAFF[0], "password": STAFF[1], "csrf_token": token})
+    assert resp.status_code == 302, resp.status_code
+
+
+def run(client, headers, n, members, fmt):
     """CPU seconds per request for n lookups of random existing members."""
     rnd = random.Random(1)
-    headers = {"Authorization": f"Bearer {token}"}
-    if fmt == "json":
-        headers["Accept"] = "application/json"
+    headers = dict(headers, Accept="application/json" if fmt == "json" else "text/html")
     started = time.process_time()
     for _ in range(n):
         resp = client.get(f"/lookup/members?email=user{rnd.randrange(members)}@example.jp", headers=headers)
         assert resp.status_code == 200, resp.status_code
         resp.close()
     return (time.process_time() - started) / n
-
-
-def _orm_audit_record(action, query=None, result_count=None, actor=None, detail=None, commit=True):
-    """The audit insert as it was before the Core insert (for --baseline)."""
-    from flask import request
-
-    db.session.add(AuditLog(actor=actor or "anonymous", action=action, params=query, result_count=result_count,
-                            ip=request.remote_addr, detail=detail))
-    db.session.commit()
-
-
-class _NoCache(dict):
-    """A statement cache that never keeps anything: every lookup builds its statement again."""
-
-    def __setitem__(self, key, value):
-        pass
-
-
-def _uncached_latest_orders(member, limit=queries.LATEST_ORDERS):
-    """latest_orders building its statement per call, as before the statement cache."""
-    stmt = (select(Order).where(Order.shop_id == member.shop_id, Order.customer_code == member.customer_code)
-            .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit))
-    return list(db.session.scalars(stmt))
-
-
-class Baseline:
-    """Puts the removed per-request costs back while active."""
-
-    def __init__(self, app):
-        self.app, self.saved = app, (audit.record, queries._statements, queries.latest_orders)
-
-    def __enter__(self):
-        self.app.before_request_funcs.setdefault(None, []).append(limiter._check_request_limit)
-        audit.record, queries._statements, queries.latest_orders = (_orm_audit_record, _NoCache(),
-                                                                    _uncached_latest_orders)
-
-    def __exit__(self, *exc):
-        self.app.before_request_funcs[None].remove(limiter._check_request_limit)
-        audit.record, queries._statements, queries.latest_orders = self.saved
-
-
-def compare(app, client, token, args, fmt, batches=10):
-    """(current, baseline) CPU ms per request, alternating batches of n/batches lookups."""
-    now = base = 0.0
-    size = max(1, args.n // batches)
-    for _ in range(batches):
-        now += run(client, token, size, args.members, fmt)
-        with Baseline(app):
-            base += run(client, token, size, args.members, fmt)
-    return now / batches * 1000, base / batches * 1000
 
 
 def ensure_database(url):
@@ -139,32 +99,31 @@ def main(sort="cumulative", filt=(45,)):
     ap.add_argument("--members", type=int, default=3000)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--profile", choices=["json", "html"])
-    ap.add_argument("--baseline", action="store_true")
     args = ap.parse_args()
     ensure_database(args.url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench",
                       "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                      "SERVER_NAME": "mallbridge.test"})
+                      "SERVER_NAME": "mallbridge.test", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     with app.app_context():
         upgrade(revision="head")
         seed(args.members)
         token = create_token("bench")
         db.session.remove()
-    client = app.test_client()
-    run(client, token, 50, args.members, "json")
+    session_client, token_client = app.test_client(), app.test_client()
+    login(session_client)
+    auths = {"session": (session_client, {}), "token": (token_client, {"Authorization": f"Bearer {token}"})}
+    for client, headers in auths.values():
+        run(client, headers, 50, args.members, "json")
     if args.profile:
         prof = cProfile.Profile(time.process_time)
         prof.enable()
-        run(client, token, args.n, args.members, args.profile)
+        run(session_client, {}, args.n, args.members, args.profile)
         prof.disable()
         pstats.Stats(prof).sort_stats(sort).print_stats(*filt)
         return
     for fmt in ("json", "html"):
-        if args.baseline:
-            now, base = compare(app, client, token, args, fmt)
-            print(f"{fmt}: {now:.2f} ms CPU/request, baseline {base:.2f} ms, ratio {now / base:.2f}")
-            continue
-        print(f"{fmt}: {run(client, token, args.n, args.members, fmt) * 1000:.2f} ms CPU/request")
+        for name, (client, headers) in auths.items():
+            print(f"{fmt} {name}: {run(client, headers, args.n, args.members, fmt) * 1000:.2f} ms CPU/request")
 
 
 if __name__ == "__main__":
