@@ -17,7 +17,7 @@ MEMBER_ORDERS = 100
 @login_required
 def member(member_id):
     """One member with all contact data, recent orders and the helpdesk inbox button."""
-    with db.engine.connect() as conn:
+    with search.connection(db.engine) as conn:
         m = search.member_page(conn, member_id, MEMBER_ORDERS)
     if m is None:
         return error_response(404, "会員が見つかりません。")

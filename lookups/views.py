@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from lookups import params, search
 from lookups.results import Kind, SearchResult
-from lookups.serialize import member_json, order_json
+from lookups.serialize import Links, member_json, order_json
 from plugin import audit, metrics, settings
 from plugin.errors import error_response, wants_json
 from plugin.extensions import db
@@ -52,10 +52,7 @@ def lookup(kind: Kind, shop_code: str | None = None):
         q = params.parse(request.query_string, body, request.content_type, _default_charset())
         if shop_code:
             q.shop = shop_code
-        # Statements commit one by one (no BEGIN/COMMIT round trips): the search and its audit
-        # row are committed before anything is shown.
-        with db.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
+        with search.connection(db.engine) as conn:
             entry = audit.entry(f"lookup.{kind}", q.as_dict(), actor=actor[0], user_id=actor[1])
             result = search.search(conn, kind, q, current_app.config["LOOKUP_ORDER_LIMIT"], audit=entry)
     except params.ParamError as exc:
@@ -69,7 +66,9 @@ def lookup(kind: Kind, shop_code: str | None = None):
         return error_response(404, f"店舗コード「{exc.args[0]}」の店舗はありません。")
     metrics.LOOKUPS.labels(kind, "found" if result.count else "none").inc()
     if wants_json():
-        items = [member_json(m) for m in result.members] if kind == "members" else [order_json(o) for o in result.orders]
+        links = Links()
+        items = ([member_json(m, links) for m in result.members] if kind == "members"
+                 else [order_json(o, links) for o in result.orders])
         return jsonify({"query": q.as_dict(), kind: items, "truncated": result.truncated})
     return render_template(f"lookups/{kind}.html", result=result, error=None, form=q.as_dict())
 
