@@ -3,7 +3,7 @@
 -- BENCH_COOKIE: a logged-in staff session's Cookie header; BENCH_EXTRA: appended to the query string;
 -- BENCH_PATH: another path to send the same requests to (default /lookup/members).
 local emails = {}
-local headers = {["Accept"] = "application/json"}
+local headers = {["Accept"] = "application/json", ["User-Agent"] = "mallbridge-bench"}  -- as run.py logs in
 local token = os.getenv("BENCH_TOKEN")
 local extra = os.getenv("BENCH_EXTRA") or ""  -- e.g. "&query=1" for the floor app
 local cookie = os.getenv("BENCH_COOKIE")

@@ -30,6 +30,7 @@ LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lookup.lua")
 SAMPLE = 20_000
 TARGETS = {"p99_ms": 20.0, "rps_ratio": 0.25, "scale_ratio": 1.5}
 STAFF = ("bench-agent@example.jp", "bench-password-1")
+USER_AGENT = "mallbridge-bench"  # the same in lookup.lua
 # Measured in this order in every round. The bare app, then two floors between bare Flask and a
 # lookup (bench/lookup/floor.py: one SELECT 1 round trip; the member index seek alone), then the
 # real lookup through the staff session and through an API token, at both sizes.
@@ -125,13 +126,18 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def login(port):
-    """Log the bench's staff account in through the real form; returns the Cookie header value."""
+    """Log the bench's staff account in through the real form; returns the Cookie header value.
+
+    With the User-Agent wrk sends later (lookup.lua): Flask-Login ties a session to the browser's
+    address and User-Agent, and a mismatch would rewrite the cookie on every request.
+    """
     base = f"http://127.0.0.1:{port}"
-    with urllib.request.urlopen(f"{base}/login", timeout=10) as r:
+    agent = {"User-Agent": USER_AGENT}
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/login", headers=agent), timeout=10) as r:
         page, cookie = r.read().decode(), _cookie(r)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"email": STAFF[0], "password": STAFF[1], "csrf_token": token}).encode()
-    req = urllib.request.Request(f"{base}/login", data=body, headers={"Cookie": cookie})
+    req = urllib.request.Request(f"{base}/login", data=body, headers={"Cookie": cookie, **agent})
     try:
         urllib.request.build_opener(_NoRedirect).open(req, timeout=10)
     except urllib.error.HTTPError as exc:  # the 302 after a successful login
@@ -144,7 +150,7 @@ def login(port):
 def check_lookup(port, headers, email):
     """One real lookup must find exactly the member, or the load test would measure 'not found'."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}/lookup/members?email={quote(email)}",
-                                 headers={"Accept": "application/json", **headers})
+                                 headers={"Accept": "application/json", "User-Agent": USER_AGENT, **headers})
     with urllib.request.urlopen(req, timeout=10) as r:
         members = json.load(r)["members"]
     if len(members) != 1:
