@@ -93,19 +93,16 @@ def write_batch(kind, rows, shops):
 def refresh_statistics(kind):
     """ANALYZE the tables an import of `kind` wrote, so the query planner knows their new size.
 
-    Autovacuum analyses a table a while after it grew; a large import outruns it, and until then
-    the planner believes the tables are (nearly) empty and may scan where it should seek: lookups
-    took hundreds of milliseconds instead of one or two right after a 100k import. A failure here
-    is logged, not raised: the rows are stored, only the statistics wait for autovacuum.
+    A large import outruns autovacuum, and until it comes by the planner believes the tables
+    (nearly) empty: lookups scanned for seconds instead of seeking. A failure is only logged:
+    the rows are stored, the statistics wait for autovacuum.
     """
     table, children = TABLES[kind]
     names = [table.name, *(child.name for _, child, _, _ in children)]
     try:
-        if _postgres():
-            db.session.execute(text(f"ANALYZE {', '.join(names)}"))
-        else:
-            for name in names:  # SQLite analyses one table per statement
-                db.session.execute(text(f"ANALYZE {name}"))
+        # SQLite analyses one table per statement.
+        for stmt in [f"ANALYZE {', '.join(names)}"] if _postgres() else [f"ANALYZE {n}" for n in names]:
+            db.session.execute(text(stmt))
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()

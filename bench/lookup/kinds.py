@@ -29,8 +29,7 @@ def measure(url, members, n=200):
 
     app = create_app()
     out = {}
-    with app.app_context(), db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
+    with app.app_context(), search.connection(db.engine) as conn:
         for kind in KINDS:
             for name in ("members", "orders"):
                 times = []
@@ -39,7 +38,8 @@ def measure(url, members, n=200):
                     started = time.perf_counter()
                     found = search.search(conn, name, q)
                     times.append((time.perf_counter() - started) * 1000)
-                    assert found.count, f"{kind} lookup found nothing"
+                    # Every member exists; about 5 % of them have no orders.
+                    assert found.count or name == "orders", f"{kind} lookup found nothing"
                 out[f"{name} by {kind}"] = statistics.median(times[10:])
     with app.app_context():
         db.engine.dispose()
