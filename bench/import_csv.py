@@ -14,30 +14,29 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
 
-from lookups import importer  # noqa: E402
-from plugin import create_app  # noqa: E402
-from plugin.config import normalize_database_url  # noqa: E402
+from lookups import importer
+from plugin import create_app
+from plugin.config import normalize_database_url
 
 
 def write_members(path, n):
     """N members with Japanese names, two e-mails and a phone each."""
     with open(path, "w", encoding="cp932", newline="") as f:
         f.write("会員番号,氏名,フリガナ,メールアドレス,電話番号,郵便番号,住所,会員登録日\r\n")
-        for i in range(n):
-            f.write(f"M{i:07d},山田 太郎{i},ヤマダ タロウ,user{i}@example.jp;u{i}@example.com,090-{i % 10000:04d}-{i // 10000:04d},"
-                    f"100-0001,東京都千代田区千代田{i}番地,2024/05/01 12:34\r\n")
+        f.writelines(f"M{i:07d},山田 太郎{i},ヤマダ タロウ,user{i}@example.jp;u{i}@example.com,"
+                     f"090-{i % 10000:04d}-{i // 10000:04d},100-0001,東京都千代田区千代田{i}番地,2024/05/01 12:34\r\n"
+                     for i in range(n))
 
 
 def write_orders(path, n):
     """N orders, each with two items."""
     with open(path, "w", encoding="cp932", newline="") as f:
         f.write("受注番号,モール,会員番号,メールアドレス,注文日時,受注ステータス,合計金額,商品\r\n")
-        for i in range(n):
-            f.write(f"{i:08d},rakuten,M{i:07d},user{i}@example.jp,2024/05/01 09:00,発送済み,\"￥3,240\","
-                    f"\"tea-100:有機緑茶 100g:1:1,620|tea-200:ほうじ茶:1:1,620\"\r\n")
+        f.writelines(f"{i:08d},rakuten,M{i:07d},user{i}@example.jp,2024/05/01 09:00,発送済み,\"￥3,240\","
+                     f"\"tea-100:有機緑茶 100g:1:1,620|tea-200:ほうじ茶:1:1,620\"\r\n" for i in range(n))
 
 
 def main():

@@ -3,6 +3,7 @@
 Exit status: 0 every row imported, 1 some rows failed (the others were imported), 2 the file was
 refused (nothing written) or the database went away mid-way.
 """
+import contextlib
 import csv
 import os
 import sys
@@ -12,32 +13,30 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from lookups import importer
+from plugin.extensions import db
+from plugin.models import AuditLog
 
 KIND_LABELS = {"members": "会員", "orders": "受注"}
 SHOWN_ERRORS = 100
 
 
 def _run(kind, path, report_path, shop):
-    report_file = writer = None
-    if report_path:
-        # UTF-8 with BOM so that Excel on Japanese Windows opens it without mojibake.
-        report_file = open(report_path, "w", encoding="utf-8-sig", newline="")
-        writer = csv.writer(report_file)
-        writer.writerow(["line", "key", "column", "error"])
+    writer = None
+    with contextlib.ExitStack() as files:
+        if report_path:
+            # UTF-8 with BOM so that Excel on Japanese Windows opens it without mojibake.
+            writer = csv.writer(files.enter_context(open(report_path, "w", encoding="utf-8-sig", newline="")))
+            writer.writerow(["line", "key", "column", "error"])
 
-    def on_error(row):
-        for column, message in row.errors.items():
-            writer.writerow([row.line, row.key or "", column, message])
+        def on_error(row):
+            for column, message in row.errors.items():
+                writer.writerow([row.line, row.key or "", column, message])
 
-    try:
         with open(path, "rb") as f:
             report = importer.import_csv(kind, f, default_shop=shop, on_error=on_error if writer else None)
         if writer and report.refused:
             for reason in report.refused:
                 writer.writerow(["", "", "", reason])
-    finally:
-        if report_file:
-            report_file.close()
     _print(kind, path, report)
     _audit(kind, path, report)
     if report.refused or report.aborted:
@@ -47,9 +46,6 @@ def _run(kind, path, report_path, shop):
 
 def _audit(kind, path, report):
     """Imports change customer data, so they go into the audit log like API calls do."""
-    from plugin.extensions import db
-    from plugin.models import AuditLog
-
     outcome = "refused" if report.refused else "aborted" if report.aborted else "done"
     db.session.rollback()
     db.session.add(AuditLog(actor="cli", action=f"import.{kind}", params={"file": os.path.basename(path)},

@@ -175,6 +175,8 @@ def import_csv(kind, f, default_shop=None, on_error=None, batch_size=BATCH_SIZE)
         reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
         fields, labels = map_header(kind, next(reader))
         _import_rows(kind, reader, fields, labels, bad_lines, report, default_shop, batch_size)
+        if report.inserted or report.updated > report.unchanged:
+            upsert.refresh_statistics(kind)
     except Refused as exc:
         report.refused = list(exc.args)
     except OperationalError as exc:

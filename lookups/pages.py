@@ -3,13 +3,13 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from lookups import queries
+from lookups import search
 from lookups.models import Member, Order
 from plugin import helpdesk
 from plugin.errors import error_response
 from plugin.extensions import db
 
-bp = Blueprint("pages", __name__)
+bp = Blueprint("pages", __name__, template_folder="templates")
 MEMBER_ORDERS = 100
 
 
@@ -17,11 +17,11 @@ MEMBER_ORDERS = 100
 @login_required
 def member(member_id):
     """One member with all contact data, recent orders and the helpdesk inbox button."""
-    m = db.session.get(Member, member_id)
+    with search.connection(db.engine) as conn:
+        m = search.member_page(conn, member_id, MEMBER_ORDERS)
     if m is None:
         return error_response(404, "会員が見つかりません。")
-    orders = queries.latest_orders(m, MEMBER_ORDERS)
-    return render_template("lookups/member.html", m=m, orders=orders, inbox_link=helpdesk.inbox_link())
+    return render_template("lookups/member.html", m=m, inbox_link=helpdesk.inbox_link())
 
 
 @bp.route("/orders/<int:order_id>")

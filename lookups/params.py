@@ -5,6 +5,9 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+from lookups.records import PLAIN_EMAIL
 from plugin.normalize import MAX_EMAIL, MAX_TEL, is_valid_email, normalize_email, normalize_tel
 
 CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
@@ -100,6 +103,14 @@ def _json_params(body):
     return {k: v if isinstance(v, str) else str(v) for k, v in data.items() if v is not None}
 
 
+def _valid_email(address):
+    """is_valid_email, with the everyday shape accepted in a microsecond instead of ~40 µs (a few
+    percent of a whole lookup); special-use domains (.onion, .arpa, …) still get the full check."""
+    if PLAIN_EMAIL.fullmatch(address) and address.rsplit(".", 1)[1] not in SPECIAL_USE_DOMAIN_NAMES:
+        return True
+    return is_valid_email(address)
+
+
 def validate(values):
     """Check presence, length and syntax; the error names the parameter."""
     q = LookupQuery()
@@ -122,7 +133,7 @@ def validate(values):
         # An unencoded '+' (r+token@…) arrives as a space; addresses never contain spaces.
         q.email = q.email.replace(" ", "+")
         q.email_norm = normalize_email(q.email)
-        if not is_valid_email(q.email_norm):
+        if not _valid_email(q.email_norm):
             raise ParamError("email の形式が正しくありません。", "email")
     if q.tel:
         q.tel_norm = normalize_tel(q.tel)

@@ -9,8 +9,8 @@ import re
 import unicodedata
 
 from lookups.models import MALL_LABELS, MALLS
-from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
 from plugin.clock import from_jst_naive
+from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
 
 KINDS = ("members", "orders")
 KEY_FIELD = {"members": "customer_code", "orders": "order_number"}
@@ -37,7 +37,7 @@ _DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?(?:[ T]+(\d{1,
 # The everyday address shape, checked in a microsecond; anything else gets the full (slower) check.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"(?=[A-Za-z0-9-]{1,63}\.)[A-Za-z0-9](?:[A-Za-z0-9]|-(?!-))*(?<!-)"
-_PLAIN_EMAIL = re.compile(rf"(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+PLAIN_EMAIL = re.compile(rf"(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 # NUL is refused by PostgreSQL and lone surrogates (from JSON "\\ud800") cannot be encoded.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MALL_WORDS = {**{m: m for m in MALLS}, **{label.lower(): m for m, label in MALL_LABELS.items()},
@@ -115,7 +115,7 @@ def _many(value, size):
 
 
 def _checked_email(text):
-    if len(text) > 254 or not (_PLAIN_EMAIL.fullmatch(text) or is_valid_email(unicodedata.normalize("NFKC", text))):
+    if len(text) > 254 or not (PLAIN_EMAIL.fullmatch(text) or is_valid_email(unicodedata.normalize("NFKC", text))):
         raise Invalid(f"メールアドレスの形式が正しくありません: {text}")
     return text, normalize_email(text)
 

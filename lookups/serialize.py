@@ -1,6 +1,10 @@
-"""JSON shapes of members and orders: the same keys as the CSV columns (design.md)."""
+"""JSON shapes of found members and orders: the same keys as the CSV columns (design.md)."""
+from collections.abc import Callable
+from typing import Any
+
 from flask import url_for
 
+from lookups.results import MemberInfo, OrderInfo
 from plugin.clock import to_jst
 
 
@@ -10,30 +14,46 @@ def iso(value):
     return value.isoformat() if value else None
 
 
-def member_json(member, orders=None):
-    """A member as the lookup API returns it."""
-    data = {
+def _by_id(endpoint: str, arg: str) -> Callable[[int], str]:
+    """url_for(endpoint, <arg>=id, _external=True) for many ids at the cost of one call (the detail
+    routes end in the id); a lookup lists up to a few hundred members and orders."""
+    probe = url_for(endpoint, **{arg: 0}, _external=True)
+    if not probe.endswith("/0"):
+        return lambda i: url_for(endpoint, **{arg: i}, _external=True)
+    prefix = probe[:-1]
+    return lambda i: f"{prefix}{i}"
+
+
+class Links:
+    """The detail-page URLs of one answer."""
+
+    def __init__(self) -> None:
+        self.member = _by_id("pages.member", "member_id")
+        self.order = _by_id("pages.order", "order_id")
+
+
+def member_json(member: MemberInfo, links: Links) -> dict[str, Any]:
+    """A member as the lookup API returns it, with its latest orders (without items)."""
+    return {
         "id": member.id,
         "shop": member.shop.code,
         "customer_code": member.customer_code,
         "name": member.name,
         "name_kana": member.name_kana,
-        "emails": [e.email for e in member.emails],
+        "emails": member.emails,
         "tel": member.tel,
-        "tels": [p.tel for p in member.phones],
+        "tels": member.tels,
         "postal_code": member.postal_code,
         "address": member.address,
         "registered_at": iso(member.registered_at),
         "note": member.note,
-        "url": url_for("pages.member", member_id=member.id, _external=True),
+        "url": links.member(member.id),
+        "latest_orders": [order_json(o, links) for o in member.latest_orders],
     }
-    if orders is not None:
-        data["latest_orders"] = [order_json(o, items=False) for o in orders]
-    return data
 
 
-def order_json(order, items=True):
-    """An order as the lookup API returns it."""
+def order_json(order: OrderInfo, links: Links) -> dict[str, Any]:
+    """An order as the lookup API returns it; `items` only when the lookup fetched them."""
     data = {
         "id": order.id,
         "shop": order.shop.code,
@@ -49,8 +69,8 @@ def order_json(order, items=True):
         "shipping_name": order.shipping_name,
         "shipping_address": order.shipping_address,
         "tracking_number": order.tracking_number,
-        "url": url_for("pages.order", order_id=order.id, _external=True),
+        "url": links.order(order.id),
     }
-    if items:
+    if order.items is not None:
         data["items"] = [{"sku": i.sku, "name": i.name, "quantity": i.quantity, "price": i.price} for i in order.items]
     return data

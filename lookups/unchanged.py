@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from plugin.extensions import db
 
+
 def changed_keys(children, merged, stored):
     """The keys of `stored` whose named columns or child lists differ from what is stored.
 

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from lookups import unchanged
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
@@ -88,6 +88,25 @@ def write_batch(kind, rows, shops):
         for row in rows:
             outcome.add(write_batch(kind, [row], shops))
         return outcome
+
+
+def refresh_statistics(kind):
+    """ANALYZE the tables an import of `kind` wrote, so the query planner knows their new size.
+
+    A large import outruns autovacuum, and until it comes by the planner believes the tables
+    (nearly) empty: lookups scanned for seconds instead of seeking. A failure is only logged:
+    the rows are stored, the statistics wait for autovacuum.
+    """
+    table, children = TABLES[kind]
+    names = [table.name, *(child.name for _, child, _, _ in children)]
+    try:
+        # SQLite analyses one table per statement.
+        for stmt in [f"ANALYZE {', '.join(names)}"] if _postgres() else [f"ANALYZE {n}" for n in names]:
+            db.session.execute(text(stmt))
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("could not refresh planner statistics of %s: %s", ", ".join(names), exc)
 
 
 def _write(kind, rows, shops):

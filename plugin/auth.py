@@ -1,12 +1,16 @@
-"""Staff login with Flask-Login: login/logout views, a failure throttle and role decorators."""
+"""Staff login with Flask-Login: login/logout views, a failure throttle, role decorators, and the
+short per-process memory of checked sessions and API tokens that keeps them off every request."""
 import datetime as dt
 import functools
 import hmac
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, current_app, flash, has_app_context, redirect, render_template, request, url_for
+from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import event
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -16,6 +20,84 @@ from plugin.extensions import db, login_manager
 from plugin.models import LoginFailure, User
 
 bp = Blueprint("auth", __name__)
+# How long a session or token the database confirmed is trusted without asking again. A user
+# disabled or a token revoked by another process stops working within this time; in the process
+# that made the change, at once (see _forget).
+CHECK_SECONDS = 2
+_MAX_REMEMBERED = 10_000
+
+
+class RecentChecks:
+    """Credentials the database confirmed in the last CHECK_SECONDS, per process (and per app).
+
+    Asking the database who the caller is costs a round trip on every request, as much as the
+    lookup's own search; a few seconds of memory make it one round trip per caller per interval.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Any, dt.datetime]] = {}
+
+    def get(self, key: str) -> Any:
+        """The remembered value, or None when unknown or older than CHECK_SECONDS."""
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        value, checked_at = hit
+        if not 0 <= (clock.now() - checked_at).total_seconds() < CHECK_SECONDS:
+            self._entries.pop(key, None)
+            return None
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        """Remember a value the database just confirmed."""
+        if len(self._entries) >= _MAX_REMEMBERED:
+            self._entries.clear()  # many distinct callers: start over rather than grow without bound
+        self._entries[key] = (value, clock.now())
+
+    def clear(self) -> None:
+        """Forget everything (a user or token changed)."""
+        self._entries.clear()
+
+
+def recent(name: str) -> RecentChecks:
+    """This app's memory of checked `name` credentials ("users", "tokens")."""
+    store = current_app.extensions.setdefault("mallbridge_recent_checks", {})
+    checks = store.get(name)
+    if checks is None:
+        checks = store[name] = RecentChecks()
+    return checks
+
+
+def forget(name: str) -> None:
+    """Drop the remembered `name` credentials of the current app, if there is one."""
+    if has_app_context():
+        recent(name).clear()
+
+
+@event.listens_for(User, "after_update")
+@event.listens_for(User, "after_delete")
+def _forget_users(mapper, connection, target):
+    # A disabled account, a new password or a new role must not be served from memory here.
+    forget("users")
+
+
+@dataclass(frozen=True, eq=False)
+class StaffUser(UserMixin):
+    """The logged-in staff member as requests see it: a copy of the checked user row, so a request
+    can be answered without loading the row again (see RecentChecks)."""
+    id: int
+    email: str
+    name: str | None
+    role: str
+    key: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def get_id(self) -> str:
+        """The same session key as User.get_id()."""
+        return f"{self.id}.{self.key}"
 
 
 class LoginForm(FlaskForm):
@@ -27,16 +109,22 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(user_id):
     """Flask-Login hook: the staff user stored in the session, if still there and unchanged."""
+    checks = recent("users")
+    staff = checks.get(str(user_id))
+    if staff is not None:
+        return staff
     ident, _, key = str(user_id).partition(".")
     try:
         user = db.session.get(User, int(ident))
     except (TypeError, ValueError):
         return None
-    # A disabled account loses its open sessions at once, not only future logins; so does
-    # every session opened before the password was changed (the key no longer matches).
+    # A disabled account loses its open sessions (within CHECK_SECONDS), not only future logins;
+    # so does every session opened before the password was changed (the key no longer matches).
     if user is None or not user.is_active or not hmac.compare_digest(key, user.session_key()):
         return None
-    return user
+    staff = StaffUser(user.id, user.email, user.name, user.role, user.session_key())
+    checks.put(str(user_id), staff)
+    return staff
 
 
 @login_manager.unauthorized_handler

@@ -1,10 +1,10 @@
 """Everything create_app wires into the app, in one list a reader can see: blueprints, CLI
 commands and runtime settings. Adding a feature means adding it here, nowhere else."""
-from lookups import SETTINGS as LOOKUP_SETTINGS
-from lookups import bp as lookups_bp
+from lookups import api
 from lookups import cli as lookups_cli
+from lookups import views as lookup_views
 from lookups.pages import bp as pages_bp
-from plugin import admin, api, auth, health, helpdesk, web
+from plugin import admin, auth, health, helpdesk, web
 from plugin import cli as shell_cli
 from plugin.admin import cli as admin_cli
 from plugin.demo import mailbox
@@ -22,7 +22,7 @@ from sync.replies.options import SETTINGS as REPLY_SETTINGS
 BLUEPRINTS = [
     auth.bp,  # /login, /logout
     web.bp,  # the start page
-    lookups_bp,  # /lookup/members, /lookup/orders and the ebisumart-style aliases
+    lookup_views.bp,  # /lookup/members, /lookup/orders and the ebisumart-style aliases
     pages_bp,  # /members/<id>, /orders/<id>
     api.bp,  # /api/v1/* bulk upsert (token)
     health.bp,  # /healthz
@@ -33,7 +33,7 @@ BLUEPRINTS = [
 ]
 
 # Blueprints whose callers cannot know our CSRF token (the helpdesk, shop sites, API clients).
-CSRF_EXEMPT = [lookups_bp, api.bp, forms_bp]
+CSRF_EXEMPT = [lookup_views.bp, api.bp, forms_bp]
 
 COMMANDS = [
     *shell_cli.COMMANDS,  # users, tokens, shops
@@ -48,7 +48,7 @@ COMMANDS = [
 
 SETTINGS = [
     *helpdesk.SETTINGS,
-    *LOOKUP_SETTINGS,
+    *lookup_views.SETTINGS,
     *OUTBOX_SETTINGS,
     *FORM_SETTINGS,
     *SYNC_SETTINGS,

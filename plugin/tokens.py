@@ -1,31 +1,62 @@
 """Bearer API tokens (`mallbridge tokens create`): authenticate a request by its token."""
 import datetime as dt
+from dataclasses import dataclass
 
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
-from plugin import clock
+from plugin import auth, clock
 from plugin.extensions import db
 from plugin.models import ApiToken
 
 _TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
-def bearer_token():
-    """The active ApiToken named by `Authorization: Bearer …`, or None."""
+@dataclass(frozen=True)
+class Token:
+    """An active API token as a request sees it."""
+    id: int
+    name: str
+
+
+def bearer_token() -> Token | None:
+    """The active token named by `Authorization: Bearer …`, or None.
+
+    A token the database confirmed moments ago is not asked for again (auth.RecentChecks): a
+    revoked token stops working within auth.CHECK_SECONDS, at once in the process that revoked it.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(value.strip())))
-    if token is None or token.revoked_at is not None:
+    digest = ApiToken.hash(value.strip())
+    checks = auth.recent("tokens")
+    token = checks.get(digest)
+    if token is None:
+        token = _check(digest)
+        if token is not None:
+            checks.put(digest, token)
+    return token
+
+
+def _check(digest: str) -> Token | None:
+    """Ask the database; record the use at most once a minute (a write per call would cost more than the call)."""
+    row = db.session.execute(select(ApiToken.id, ApiToken.name, ApiToken.revoked_at, ApiToken.last_used_at)
+                             .where(ApiToken.token_hash == digest)).first()
+    if row is None or row.revoked_at is not None:
         return None
     now = clock.now()
-    # Record use at most once a minute: a write on every API call would cost more than the call.
-    if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
-        token.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         db.session.commit()
-    return token
+    return Token(row.id, row.name)
+
+
+@event.listens_for(ApiToken, "after_update")
+@event.listens_for(ApiToken, "after_delete")
+def _forget_tokens(mapper, connection, target):
+    # A revoked token must not be served from this process's memory.
+    auth.forget("tokens")
 
 
 def create_token(name):

@@ -79,3 +79,57 @@ def test_disabled_account_cannot_log_in(app, auth):
     db.session.query(User).filter_by(email="agent@example.jp").update({"active": False})
     db.session.commit()
     assert auth.login().status_code == 401
+
+
+def _elsewhere(sql, **params):
+    """A change made by another process: its own connection, no ORM events in this one."""
+    from sqlalchemy import text
+
+    from plugin.extensions import db
+
+    with db.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE user_account SET active = false WHERE email = 'agent@example.jp'",
+    "UPDATE user_account SET password_hash = 'changed' WHERE email = 'agent@example.jp'",
+])
+def test_session_ended_by_another_process_stops_working_within_seconds(app, auth, client, clock_pinned, change):
+    """A user disabled (or given a new password) by another worker loses open sessions within CHECK_SECONDS."""
+    from plugin.auth import CHECK_SECONDS
+
+    auth.login()
+    url, headers = "/lookup/members?email=a@example.jp", {"Accept": "application/json"}
+    assert client.get(url, headers=headers).status_code == 200
+    _elsewhere(change)
+    clock_pinned.advance(seconds=CHECK_SECONDS)
+    assert client.get(url, headers=headers).status_code == 401
+    assert client.get(url).status_code == 302
+
+
+def test_token_revoked_by_another_process_stops_working_within_seconds(app, client, clock_pinned):
+    """A token revoked by another worker is refused within CHECK_SECONDS, on lookups and on the API."""
+    from plugin.auth import CHECK_SECONDS
+    from plugin.tokens import create_token
+
+    plain = create_token("helpdesk")
+    headers = {"Authorization": f"Bearer {plain}", "Accept": "application/json"}
+    assert client.get("/lookup/members?email=a@example.jp", headers=headers).status_code == 200
+    _elsewhere("UPDATE api_token SET revoked_at = :now", now=clock_pinned.now())
+    clock_pinned.advance(seconds=CHECK_SECONDS)
+    assert client.get("/lookup/members?email=a@example.jp", headers=headers).status_code == 401
+    assert client.post("/api/v1/members", json=[{"customer_code": "M1"}], headers=headers).status_code == 401
+
+
+def test_user_disabled_in_this_process_is_refused_at_once(app, auth, client):
+    """Changes made through this process's own session are not served from its memory."""
+    from plugin.extensions import db
+    from plugin.models import User
+
+    auth.login()
+    url, headers = "/lookup/members?email=a@example.jp", {"Accept": "application/json"}
+    assert client.get(url, headers=headers).status_code == 200
+    db.session.query(User).filter_by(email="agent@example.jp").one().active = False
+    db.session.commit()
+    assert client.get(url, headers=headers).status_code == 401

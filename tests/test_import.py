@@ -2,7 +2,7 @@
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from lookups import importer, records, upsert
 from lookups.models import Member, MemberEmail, Order
@@ -64,6 +64,33 @@ def test_imported_member_is_found_by_the_helpdesk_lookup(client, auth, runner, t
     assert [m["customer_code"] for m in r.get_json()["members"]] == ["M0001"]
     r = client.get("/lookup/members?tel=0312345678", headers={"Accept": "application/json"})
     assert [m["customer_code"] for m in r.get_json()["members"]] == ["M0002"]
+
+
+def _analysed_row_counts(tables):
+    """Row counts the query planner knows per table (None: never analysed)."""
+    if db.engine.dialect.name == "postgresql":
+        rows = db.session.execute(text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:t)"),
+                                  {"t": list(tables)})
+        return {name: None if count < 0 else int(count) for name, count in rows}
+    if not db.session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        return dict.fromkeys(tables)
+    rows = db.session.execute(text("SELECT tbl, stat FROM sqlite_stat1"))
+    known = {name: int(stat.split()[0]) for name, stat in rows if name in tables}
+    return {name: known.get(name) for name in tables}
+
+
+@pytest.mark.parametrize("kind, text_, tables, counts", [
+    ("members", MEMBERS_JA, ("member", "member_email", "member_phone"), (2, 3, 2)),
+    ("orders", "order_number,customer_code,items\n1,M0001,a:茶:1:100|b:茶:1:200\n2,M0001,\n",
+     ("shop_order", "order_item"), (2, 2)),
+])
+def test_import_refreshes_planner_statistics_of_the_tables_it_wrote(app, runner, tmp_path, kind, text_, tables,
+                                                                    counts):
+    """Right after an import the planner knows the new row counts (ANALYZE), so lookups seek, not scan."""
+    r = run(runner, kind, write(tmp_path, text_))
+    assert r.exit_code == 0, r.output
+    db.session.commit()
+    assert _analysed_row_counts(tables) == dict(zip(tables, counts))
 
 
 def test_second_import_updates_and_replaces_emails_but_keeps_absent_columns(app, runner, tmp_path):

@@ -52,7 +52,7 @@ def test_reused_statements_take_each_lookups_own_values(app, client):
     factories.make_member("C1", emails=("a@example.jp",), phones=("090-1111-1111",))
     factories.make_member("C1", emails=("b@example.jp",), phones=("090-2222-2222",), shop=tea)
     factories.make_order("9", customer_code="C1", email="b@example.jp", shop=tea)
-    shops = lambda data: sorted(m["shop"] for m in data["members"])  # noqa: E731
+    shops = lambda data: sorted(m["shop"] for m in data["members"])
     assert shops(_json(client, "/lookup/members?customer_code=C1")) == ["default", "tea"]
     assert shops(_json(client, "/lookup/members?customer_code=C1&shop=tea")) == ["tea"]
     assert shops(_json(client, "/lookup/members?email=a@example.jp&tel=090-2222-2222")) == ["default", "tea"]

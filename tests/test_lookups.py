@@ -154,7 +154,7 @@ def test_lookup_encoding_setting_applies_without_charset_parameter(client, auth)
     raw = quote("会員-０１".encode("cp932"))
     r = client.get(f"/lookup/members?customer_code={raw}&format=json")
     assert r.status_code == 200 and len(r.get_json()["members"]) == 1
-    utf8 = quote("会員-０１".encode("utf-8"))
+    utf8 = quote("会員-０１".encode())
     assert len(client.get(f"/lookup/members?customer_code={utf8}&charset=utf-8&format=json").get_json()["members"]) == 1
 
 
@@ -263,3 +263,57 @@ def test_ids_beyond_the_integer_range_are_404(client, auth):
     auth.login()
     for path in ("/members/99999999999999999999", "/orders/2147483648"):
         assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("address", [
+    "taro@example.jp", "r+abc.def@reply.localhost", "x@a.test", "x@foo.onion", "x@foo.arpa", "a..b@x.jp",
+    "x@xn--abc.jp", "x@-a.jp", "x@a.c0m", "a@b_c.jp", '"a"@b.jp', "a@[1.2.3.4]", "x" * 65 + "@a.jp",
+    "a@" + "b" * 64 + ".jp", "ü@a.jp",
+])
+def test_email_check_has_the_validators_answer_for_every_shape(address):
+    """The lookup's quick check for everyday addresses answers as the full e-mail validator does."""
+    from lookups import params
+    from plugin.normalize import is_valid_email
+
+    try:
+        params.validate({"email": address})
+        accepted = True
+    except params.ParamError:
+        accepted = False
+    assert accepted == is_valid_email(address)
+
+
+def test_json_answer_links_each_member_and_order_to_its_page(client, auth, taro):
+    """Every member and order in the JSON answer carries the absolute URL of its detail page."""
+    auth.login()
+    member = client.get("/lookup/members?email=taro@example.jp&format=json").get_json()["members"][0]
+    assert member["url"] == f"http://mallbridge.test/members/{member['id']}"
+    order = member["latest_orders"][0]
+    assert order["url"] == f"http://mallbridge.test/orders/{order['id']}" and "items" not in order
+    listed = client.get("/lookup/orders?email=taro@example.jp&format=json").get_json()["orders"][0]
+    assert listed["url"] == order["url"] and listed["items"][0]["sku"] == "tea-100"
+
+
+def test_order_lookup_audits_the_orders_shown_when_the_list_is_cut(app, client, auth, taro):
+    """With more orders than the limit, the answer says it is cut and the audit row counts those shown."""
+    app.config["LOOKUP_ORDER_LIMIT"] = 2
+    for n in range(3):
+        factories.make_order(f"20{n}")
+    auth.login()
+    body = client.get("/lookup/orders?email=taro@example.jp&format=json").get_json()
+    assert len(body["orders"]) == 2 and body["truncated"] is True
+    db.session.expire_all()
+    assert db.session.query(AuditLog).filter_by(action="lookup.orders").one().result_count == 2
+
+
+def test_member_lookup_lists_latest_orders_newest_first_and_at_most_five(client, auth, taro):
+    """Each member shows its five newest orders, newest first, and only its own."""
+    import datetime as dt
+
+    for day in range(1, 8):
+        factories.make_order(f"D{day}", ordered_at=dt.datetime(2026, 10, day, 3, 0))
+    factories.make_member("M0002", emails=("other@example.jp",))
+    factories.make_order("OTHER", customer_code="M0002", email="other@example.jp")
+    auth.login()
+    member = client.get("/lookup/members?email=taro@example.jp&format=json").get_json()["members"][0]
+    assert [o["order_number"] for o in member["latest_orders"]] == ["1001", "D7", "D6", "D5", "D4"]

@@ -1,11 +1,10 @@
-"""Bulk-load N members and 3N orders into a fresh PostgreSQL database with COPY.
+"""Bulk-load N members and 3N orders into a fresh PostgreSQL database with COPY (`--loader copy`).
 
 The schema comes from `mallbridge db upgrade`, so the benchmark measures the real tables and
 indexes. Secondary indexes and foreign keys are dropped for the load and rebuilt from their own
 definitions afterwards: building a B-tree once is many times faster than growing it row by row.
 """
 import os
-import random
 import subprocess
 import sys
 import time
@@ -14,11 +13,9 @@ from contextlib import ExitStack
 import psycopg
 from cryptography.fernet import Fernet
 
-from plugin.demo import data as D
+from bench.lookup import data
 
 CHUNK = 20_000
-MALLS = ("own", "own", "rakuten", "yahoo")
-STATUS = {"own": "発送済み", "rakuten": "発送済", "yahoo": "出荷済み"}
 
 
 def admin_url(url):
@@ -42,43 +39,26 @@ def app_env(url):
     return env
 
 
-def mallbridge(url, *args, capture=False):
+def mallbridge(url, *args, capture=False, stdin=None):
     """Run the mallbridge CLI against `url`."""
     exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
-    res = subprocess.run([exe, *args], env=app_env(url), check=True, text=True,
+    res = subprocess.run([exe, *args], env=app_env(url), check=True, text=True, input=stdin,
                          stdout=subprocess.PIPE if capture else None)
     return res.stdout
 
 
-def email_of(i):
-    """The (unique) e-mail of member i; the load generator derives its queries from this."""
-    sur, given = D.SURNAMES[i % len(D.SURNAMES)], D.GIVEN_NAMES[(i // 7) % len(D.GIVEN_NAMES)]
-    return f"{given[2]}.{sur[2]}{i}@{D.EMAIL_DOMAINS[i % len(D.EMAIL_DOMAINS)]}"
-
-
-def _tel(i):
-    return f"090{i % 100000000:08d}"
-
-
 def member_rows(n):
     """Tab-separated COPY lines for member, member_email, member_phone."""
-    rng = random.Random(1)
     m, e, p = [], [], []
     email_id = 0
-    for i in range(1, n + 1):
-        sur, given = D.SURNAMES[i % len(D.SURNAMES)], D.GIVEN_NAMES[(i // 7) % len(D.GIVEN_NAMES)]
-        city, postal, _ = D.PLACES[i % len(D.PLACES)]
-        reg = f"20{18 + i % 8}-0{1 + i % 9}-1{i % 9} 0{i % 10}:00:00"
-        m.append(f"{i}\t1\t{i:08d}\t{sur[0]} {given[0]}\t{sur[1]} {given[1]}\t{_tel(i)}\t{postal}{i % 90 + 10}"
-                 f"\t{city}{i % 5 + 1}-{i % 29 + 1}-{i % 19 + 1}\t{reg}\t\\N\t{reg}\t{reg}\n")
-        email = email_of(i)
-        email_id += 1
-        e.append(f"{email_id}\t{i}\t0\t{email}\t{email}\n")
-        if rng.random() < 0.2:  # a work address as well
+    for r in data.members(n):
+        i, tel = r.i, data.tel_of(r.i)
+        m.append(f"{i}\t1\t{data.code_of(i)}\t{r.name}\t{r.kana}\t{tel}\t{r.postal}\t{r.address}\t{r.registered}"
+                 f"\t\\N\t{r.registered}\t{r.registered}\n")
+        for position, email in enumerate(r.emails):
             email_id += 1
-            work = f"{sur[2]}.{i}@work.example.co.jp"
-            e.append(f"{email_id}\t{i}\t1\t{work}\t{work}\n")
-        p.append(f"{i}\t{i}\t0\t{_tel(i)}\t{_tel(i)}\n")
+            e.append(f"{email_id}\t{i}\t{position}\t{email}\t{email}\n")
+        p.append(f"{i}\t{i}\t0\t{tel}\t{tel}\n")
         if len(m) >= CHUNK:
             yield m, e, p
             m, e, p = [], [], []
@@ -88,26 +68,16 @@ def member_rows(n):
 
 def order_rows(n_members, n_orders):
     """COPY lines for shop_order and order_item: about three orders per member, one or two items each."""
-    rng = random.Random(2)
     o, it = [], []
     item_id = 0
-    for k in range(1, n_orders + 1):
-        i = rng.randint(1, n_members)
-        mall = MALLS[k % 4]
-        day = f"2026-{k % 11 + 1:02d}-{k % 28 + 1:02d}"
-        number = {"own": f"YE-{k}", "rakuten": f"{D.RAKUTEN_SHOP_ID}-{day.replace('-', '')}-{k:010d}",
-                  "yahoo": f"{D.YAHOO_STORE}-{10000000 + k}"}[mall]
-        email = (f"{(i * 0x9E3779B97F4A7C15) % 2 ** 64:016x}s1@{D.RAKUTEN_RELAY}" if mall == "rakuten" else email_of(i))
-        name = f"{D.SURNAMES[i % len(D.SURNAMES)][0]} {D.GIVEN_NAMES[(i // 7) % len(D.GIVEN_NAMES)][0]}"
-        total = 0
-        for pos in range(1 + (k % 2)):
-            sku, item, price = D.ITEMS[(k + pos) % len(D.ITEMS)]
+    for r in data.orders(n_members, n_orders):
+        k, tel = r.k, data.tel_of(r.member)
+        for pos, (sku, item, price) in enumerate(r.items):
             item_id += 1
-            total += price
             it.append(f"{item_id}\t{k}\t{pos}\t{sku}\t{item}\t1\t{price}\n")
-        ts = f"{day} {k % 24:02d}:{k % 60:02d}:00"
-        o.append(f"{k}\t1\t{number}\t{mall}\t{i:08d}\t{name}\t{email}\t{email}\t{_tel(i)}\t{_tel(i)}\t{ts}"
-                 f"\t{STATUS[mall]}\t{total + 550}\t{name}\t東京都\t{k:012d}\t{ts}\t{ts}\n")
+        o.append(f"{k}\t1\t{r.number}\t{r.mall}\t{data.code_of(r.member)}\t{r.name}\t{r.email}\t{r.email}\t{tel}"
+                 f"\t{tel}\t{r.ordered}\t{data.STATUS[r.mall]}\t{r.total}\t{r.name}\t東京都\t{k:012d}\t{r.ordered}"
+                 f"\t{r.ordered}\n")
         if len(o) >= CHUNK:
             yield o, it
             o, it = [], []

@@ -1,11 +1,15 @@
 -- wrk script: e-mail lookups that vary the address across existing members.
 -- BENCH_EMAILS: file with one URL-encoded address per line; BENCH_TOKEN: API bearer token;
--- BENCH_EXTRA: appended to the query string.
+-- BENCH_COOKIE: a logged-in staff session's Cookie header; BENCH_EXTRA: appended to the query string;
+-- BENCH_PATH: another path to send the same requests to (default /lookup/members).
 local emails = {}
-local headers = {["Accept"] = "application/json"}
+local headers = {["Accept"] = "application/json", ["User-Agent"] = "mallbridge-bench"}  -- as run.py logs in
 local token = os.getenv("BENCH_TOKEN")
 local extra = os.getenv("BENCH_EXTRA") or ""  -- e.g. "&query=1" for the floor app
+local cookie = os.getenv("BENCH_COOKIE")
+local path = os.getenv("BENCH_PATH") or "/lookup/members"
 if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+if cookie and cookie ~= "" then headers["Cookie"] = cookie end
 
 local threads = 0
 function setup(thread)
@@ -21,7 +25,7 @@ end
 
 function request()
   local email = emails[math.random(#emails)]
-  return wrk.format("GET", "/lookup/members?email=" .. email .. extra, headers)
+  return wrk.format("GET", path .. "?email=" .. email .. extra, headers)
 end
 
 function done(summary, latency, requests)
