@@ -1,5 +1,6 @@
 """The wheel built from the repository installs and migrates outside the checkout."""
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,8 +23,13 @@ def _run(args, **kw):
 @pytest.mark.skipif(bool(PG_URL), reason="packaging is checked once, in the SQLite run")
 def test_wheel_carries_migrations_and_sets_up_an_empty_database(tmp_path):
     """pip install of the wheel into a fresh venv, then `db upgrade` and `users create`, work anywhere."""
+    # Build from a copy: setuptools writes build/ and *.egg-info/ next to the sources it builds.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "instance", "artifacts", "*.egg-info", "__pycache__", ".*_cache"))
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), ROOT])
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist),
+          str(source)])
     wheel = next(dist.glob("mallbridge-*.whl"))
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
