@@ -9,7 +9,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export MALLBRIDGE_DEMO_PORT := $(PORT)
 
-.PHONY: install run test test-sqlite test-postgres bench-lookup bench-outbox bench-sync bench-replies bench-helpdesk clean
+.PHONY: install run test lint test-sqlite test-postgres bench-lookup bench-outbox bench-sync bench-replies bench-helpdesk clean
 
 # Reinstall only when the dependency list changed.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -28,7 +28,11 @@ run: install
 	@echo
 	MALLBRIDGE_DEMO=1 HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.demo start
 
-test: install test-sqlite test-postgres
+test: install lint test-sqlite test-postgres
+
+# ruff's default rules plus import order (pyproject.toml), pinned in the test extra.
+lint: install
+	$(VENV)/bin/ruff check .
 
 test-sqlite: install
 	$(PY) -m pytest
