@@ -129,7 +129,7 @@ def test_other_requests_never_touch_the_counters(app, client, auth, contact, mon
 
 
 def test_memory_storage_still_configurable(database_url):
-    """MALLBRIDGE_RATELIMIT_STORAGE_URI=memory:// (one process) still works; a broken limit stops create_app."""
+    """memory:// (one process) still works, redis:// is accepted; a broken limit or storage URI stops create_app."""
     app = create_app({**base_config(database_url), "RATELIMIT_STORAGE_URI": "memory://", "FORMS_RATE_LIMIT": "1/minute"})
     with app.app_context():
         from plugin.forms.throttle import EXTENSION
@@ -142,3 +142,20 @@ def test_memory_storage_still_configurable(database_url):
         db.engine.dispose()
     with pytest.raises(ConfigError, match="FORMS_RATE_LIMIT"):
         create_app({**base_config(database_url), "FORMS_RATE_LIMIT": "five a minute"})
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+        create_app({**base_config(database_url), "RATELIMIT_STORAGE_URI": "redis//typo"})
+    redis = create_app({**base_config(database_url), "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"})
+    assert redis.extensions["mallbridge.forms.throttle"].uri == "redis://127.0.0.1:6379"
+
+
+def test_a_failing_counter_store_never_loses_an_inquiry(client, contact, monkeypatch, caplog):
+    """With the counters unreachable the post is accepted and reaches the shop; only the acknowledgement is left out."""
+    from sqlalchemy.exc import OperationalError
+
+    def broken(self, *args, **kwargs):
+        raise OperationalError("INSERT INTO rate_counter …", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(counters.DatabaseStorage, "incr", broken)
+    assert client.post("/forms/contact", json=VALID).status_code == 201
+    assert _kinds() == ["form_shop"]
+    assert "counter storage failed" in caplog.text

@@ -71,7 +71,7 @@ def test_per_ip_limit_holds_across_two_gunicorn_workers(app, database_url, tmp_p
                 statuses = sorted(pool.map(lambda _: http.post(f"{base}/forms/contact", json=VALID,
                                                                timeout=30).status_code, range(POSTS)))
                 assert statuses == [201] * 5 + [429] * (POSTS - 5)
-                _wait_for(lambda: len(_lines(tmp_path / "access.log")) >= seen + POSTS, what="the access log")
+                _wait_for(lambda seen=seen: len(_lines(tmp_path / "access.log")) >= seen + POSTS, what="the access log")
                 posts = [line.split() for line in _lines(tmp_path / "access.log")[seen:] if " POST " in line]
                 if len({pid for pid, *_ in posts}) == 2:
                     break

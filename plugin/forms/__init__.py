@@ -7,7 +7,7 @@ the origin check, the honeypot, the per-IP limit and the per-address limit of ac
 protect the endpoint instead.
 """
 from plugin.config import ConfigError
-from plugin.forms.throttle import EXTENSION, Throttle, parse_limits
+from plugin.forms.throttle import EXTENSION, Throttle, check_storage_uri, parse_limits
 from plugin.forms.views import bp
 
 DEFAULTS = {
@@ -33,5 +33,10 @@ def init_app(app):
     except ValueError:
         raise ConfigError(f"MALLBRIDGE_FORMS_RATE_LIMIT={app.config['FORMS_RATE_LIMIT']!r} is not a rate limit "
                           "(e.g. '5 per minute;30 per hour')") from None
+    try:
+        check_storage_uri(app.config["RATELIMIT_STORAGE_URI"])
+    except ValueError:
+        raise ConfigError(f"MALLBRIDGE_RATELIMIT_STORAGE_URI={app.config['RATELIMIT_STORAGE_URI']!r}: leave it unset "
+                          "(the database), or use e.g. redis://host:6379 or memory://") from None
     app.extensions[EXTENSION] = Throttle(app.config["RATELIMIT_STORAGE_URI"])
 

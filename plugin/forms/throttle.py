@@ -8,15 +8,17 @@ only a form POST ever touches it: other requests pay nothing for the forms' limi
 """
 import functools
 import hashlib
+import logging
 import threading
 import time
 
 from limits import RateLimitItemPerDay, parse_many
-from limits.storage import storage_from_string
+from limits.storage import SCHEMES, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from plugin.forms.counters import DatabaseStorage
 
+log = logging.getLogger(f"mallbridge.{__name__}")
 DATABASE = ("", "database", None)
 EXTENSION = "mallbridge.forms.throttle"  # app.extensions key of the app's Throttle
 
@@ -28,6 +30,15 @@ def parse_limits(text):
     if not items:
         raise ValueError(f"no rate limit in {text!r}")
     return tuple(items)
+
+
+def check_storage_uri(uri):
+    """ValueError unless `uri` is unset (the database) or names a storage the limits library has."""
+    if uri in DATABASE:
+        return
+    scheme = str(uri).split("://", 1)[0]
+    if "://" not in str(uri) or scheme not in SCHEMES or scheme.startswith("async+"):
+        raise ValueError(f"unknown rate-limit storage {uri!r}")
 
 
 def address_key(address):
@@ -60,14 +71,26 @@ class Throttle:
         """Count one event against each limit: 0 when allowed, else the seconds until it will be.
 
         The limits are tried in order and counting stops at the first one exceeded, so a
-        refused post never uses up the longer windows.
+        refused post never uses up the longer windows. A storage that fails (Redis down, a
+        database error) lets the post through: losing an inquiry is worse than one uncounted.
         """
-        for item in parse_limits(limits_text):
-            if not self.limiter.hit(item, *identifiers):
-                reset = self.limiter.get_window_stats(item, *identifiers).reset_time
-                return max(1, int(reset - self._now() + 0.999))
+        try:
+            for item in parse_limits(limits_text):
+                if not self.limiter.hit(item, *identifiers):
+                    reset = self.limiter.get_window_stats(item, *identifiers).reset_time
+                    return max(1, int(reset - self._now() + 0.999))
+        except Exception:  # any storage's own errors (SQLAlchemy, redis, …); see the docstring
+            log.warning("form rate limit not counted: the counter storage failed", exc_info=True)
         return 0
 
     def ack_allowed(self, address, per_day):
-        """Count an acknowledgement to `address`; False once `per_day` were sent within a day."""
-        return self.limiter.hit(RateLimitItemPerDay(per_day), "ack", address_key(address))
+        """Count an acknowledgement to `address`; False once `per_day` were sent within a day.
+
+        When the storage fails the answer is False: the inquiry still reaches the shop, only
+        the customer's acknowledgement is left out, so the form never mails unchecked.
+        """
+        try:
+            return self.limiter.hit(RateLimitItemPerDay(per_day), "ack", address_key(address))
+        except Exception:  # any storage's own errors (SQLAlchemy, redis, …); see the docstring
+            log.warning("acknowledgement left out: the counter storage failed", exc_info=True)
+            return False
