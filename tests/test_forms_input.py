@@ -45,6 +45,7 @@ VALID_FORM = b"name=%E5%B1%B1%E7%94%B0&email=taro%40example.jp&message=%E5%88%B0
 @pytest.mark.parametrize("body, content_type, status, words", [
     ("hello", "text/plain", 415, "application/json"),
     ("<a/>", "application/xml", 415, "multipart/form-data"),
+    (b"name=x&email=taro%40example.jp&message=x", None, 415, "Content-Type なし"),
     (b"name=%FF%FE&email=taro%40example.jp&message=x", FORM, 400, "UTF-8"),
     (b"name=\xff\xfe&email=taro%40example.jp&message=x", FORM, 400, "UTF-8"),
     (_multipart((b"name", b"\xff\xfe"), (b"email", b"taro@example.jp"), (b"message", b"x")),

@@ -39,8 +39,9 @@ def read(request):
     mimetype = request.mimetype
     if is_json(mimetype):
         return parse_json(request.get_data(cache=True))
-    if mimetype and mimetype not in FORM_TYPES:
-        raise BodyError(415, f"この送信形式（{mimetype[:60]}）には対応していません。application/json、"
+    if mimetype not in FORM_TYPES and (mimetype or request.content_length):
+        shown = mimetype[:60] or "Content-Type なし"
+        raise BodyError(415, f"この送信形式（{shown}）には対応していません。application/json、"
                              "multipart/form-data、application/x-www-form-urlencoded のいずれかで送ってください。")
     request.form_data_parser_class = StrictFormDataParser
     request.max_form_parts = MAX_PARTS
