@@ -18,20 +18,42 @@ def normalize_email(value):
 
 
 def is_valid_email(value):
-    """Syntax check only (no DNS): lookups must not wait on the network."""
+    """Syntax check only (no DNS: lookups must not wait on the network); the domain needs a dot.
+
+    `tanaka@gmail` or `hanako.sato@example` can never receive mail, so every typed address
+    (forms, settings, staff, routing, CLI) is refused without a dot-separated domain.
+    """
     try:
-        validate_email(value, check_deliverability=False, globally_deliverable=False)
+        validate_email(value, check_deliverability=False, globally_deliverable=True)
     except EmailNotValidError:
-        # Reserved names (reply.localhost, *.test, *.local) are fine for us: our own reply
-        # domain defaults to one, and test shops use them. Check the rest of the syntax.
+        # Reserved names under a domain of ours (reply.localhost, shop.test, mail.local) are fine:
+        # our own reply domain defaults to one and test shops use them. Check the rest of the
+        # syntax with a neutral TLD in their place; a bare reserved TLD (`a@example`) stays refused.
         local, _, domain = value.rpartition("@")
-        if domain.rsplit(".", 1)[-1] not in _RESERVED_TLDS:
+        head, dot, tld = domain.rpartition(".")
+        if not (dot and head) or tld.lower() not in _RESERVED_TLDS:
             return False
         try:
-            validate_email(local + "@" + domain.rsplit(".", 1)[0] + ".example", check_deliverability=False)
+            validate_email(f"{local}@{head}.example", check_deliverability=False, globally_deliverable=True)
         except EmailNotValidError:
             return False
     return True
+
+
+def domain_hint(value):
+    """For `tanaka@gmail`: a Japanese sentence saying the domain stops short (else None)."""
+    local, at, domain = (value or "").rpartition("@")
+    if at and local and domain and "." not in domain and re.fullmatch(r"[A-Za-z0-9-]+", domain):
+        return (f"メールアドレスの「@」より後ろ（{domain}）が途中で終わっています。"
+                "「gmail.com」「docomo.ne.jp」のように、ドメインを最後まで入力してください。")
+    return None
+
+
+def email_problem(value):
+    """A Japanese sentence on what is wrong with a typed address, or None when it is accepted."""
+    if is_valid_email(value):
+        return None
+    return domain_hint(value) or "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
 
 
 def normalize_tel(value):

@@ -1,6 +1,5 @@
-"""The lookup path's per-request shortcuts keep behaviour: token audit rows, rate limiter scope."""
+"""The lookup path's per-request shortcuts keep behaviour: token audit rows, reused statements."""
 from plugin.extensions import db
-from plugin.forms import limiter
 from plugin.models import ApiToken, AuditLog
 from plugin.tokens import create_token
 from tests import factories
@@ -31,12 +30,6 @@ def test_token_use_is_recorded_and_revoked_token_refused(app, client, clock_pinn
     token.revoked_at = token.last_used_at
     db.session.commit()
     assert client.get("/lookup/members?email=a@example.jp", headers=headers).status_code == 401
-
-
-def test_rate_limiter_hook_runs_for_forms_only(app):
-    """The limiter's before-request check is attached to the forms blueprint, not to every request."""
-    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
-    assert limiter._check_request_limit in app.before_request_funcs["forms"]
 
 
 def _json(client, url):

@@ -180,27 +180,10 @@ def test_nul_in_a_name_field_is_never_a_500(client, auth, path):
 
 
 def test_create_app_starts_no_thread(tmp_path):
-    """Building the app starts no thread (the forms rate limiter's timer waits for its first request)."""
+    """Building the app starts no thread (the forms' rate-limit storage is built on the first post)."""
     import threading
 
     before = {t.ident for t in threading.enumerate()}
-    app = create_app({"TESTING": True, "SECRET_KEY": "s", "ENCRYPTION_KEY": TEST_KEY,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/t.db"})
+    create_app({"TESTING": True, "SECRET_KEY": "s", "ENCRYPTION_KEY": TEST_KEY,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/t.db"})
     assert {t.ident for t in threading.enumerate()} - before == set()
-    assert app.config["RATELIMIT_STORAGE_URI"] == "mallbridge-memory://"
-
-
-def test_deferred_rate_limit_storage_counts_and_expires(monkeypatch):
-    """The deferred in-memory storage counts hits and forgets them once their window has passed."""
-    from plugin.forms.ratelimit_storage import DeferredMemoryStorage, storage_uri
-
-    now = [1000.0]
-    monkeypatch.setattr("limits.storage.memory.time.time", lambda: now[0])
-    store = DeferredMemoryStorage()
-    assert not store.timer.is_alive()
-    assert store.incr("k", expiry=60) == 1 and store.incr("k", expiry=60) == 2
-    now[0] += 61
-    assert store.get("k") == 0
-    store.timer.cancel()
-    assert storage_uri("memory://") == "mallbridge-memory://"
-    assert storage_uri("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379"

@@ -3,7 +3,7 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from plugin.normalize import is_valid_email
+from plugin.normalize import domain_hint, is_valid_email
 
 # Staff separate addresses with commas, Japanese commas, semicolons, spaces or new lines.
 _SEPARATORS = re.compile(r"[,、，;；\s]+")
@@ -32,7 +32,7 @@ def parse_addresses(text):
             continue
         address = ascii_address(part)
         if address is None:
-            errors.append(f"「{part[:80]}」はメールアドレスとして正しくありません。")
+            errors.append(f"「{part[:80]}」はメールアドレスとして正しくありません。" + (domain_hint(part) or ""))
         elif address.lower() not in (a.lower() for a in found):
             found.append(address)
     return found, errors

@@ -7,7 +7,7 @@ import re
 import unicodedata
 
 from plugin.forms.addresses import ascii_address
-from plugin.normalize import is_valid_email, normalize_tel
+from plugin.normalize import email_problem, normalize_tel
 
 # name → (default label, input type, max length, autocomplete hint)
 TYPES = {
@@ -30,9 +30,17 @@ HONEYPOT = "website"
 # Extra fields a shop's own form may send (e.g. a category select) are kept and mailed too.
 IGNORED = {HONEYPOT, "attachments", "attachment", "csrf_token"}
 MAX_EXTRA_FIELDS, MAX_EXTRA_LENGTH = 20, 2000
-_EXTRA_NAME = re.compile(r"^[A-Za-z0-9_\-\u3000-\u9fff\uff00-\uffef]{1,40}$")
+# Any name a shop's form may use (`category`, `item[color]`, `ご用件(必須)`): up to 40 characters,
+# no control characters (names appear in the mail's `name: value` lines and as hidden inputs).
+_EXTRA_NAME = re.compile(r"^(?=.*\S)[^\x00-\x1f\x7f\u2028\u2029]{1,40}$")
+EXTRA = "extra"  # the error key for problems with the extra fields as a whole
+SHORT_QUOTE = 50  # characters of a one-line field (a name) quoted to an unconfirmed address
 # Anything but tab/newline among control characters is dropped from what customers type.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+# Half of a surrogate pair (JSON "\ud83d" from a script that cut an emoji in two) cannot be
+# stored or mailed; it becomes U+FFFD so the rest of the text is kept.
+_SHOWN = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]")  # what an error message cannot show
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _TEL = re.compile(r"^\+?[0-9()\- ]+$")
 
 
@@ -62,7 +70,8 @@ def _text(value):
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
-    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = _SURROGATE.sub("\ufffd", str(value))
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text).strip()
 
 
@@ -73,8 +82,8 @@ def _check(field, text):
         return f"{field['label']}は{limit}文字以内で入力してください。"
     if field["name"] in ("name", "tel", "order_number", "email") and "\n" in text:
         return f"{field['label']}は1行で入力してください。"
-    if field["name"] == "email" and not is_valid_email(text):
-        return "メールアドレスの形式が正しくありません（例: taro@example.jp）。"
+    if field["name"] == "email" and email_problem(text):
+        return email_problem(text)
     if field["name"] == "email" and ascii_address(text) is None:
         return "メールアドレスの@より前は半角英数字と記号で入力してください。"
     if field["name"] == "tel":
@@ -118,19 +127,44 @@ def validate(fields, data):
 
 
 def _extras(data, values, errors):
-    """Keep the other text fields the shop's own form sent (bounded), so nothing typed is dropped."""
-    extra = [k for k in data if k not in values and k not in IGNORED and isinstance(k, str)]
-    for key in extra[:MAX_EXTRA_FIELDS]:
+    """Keep the other text fields the shop's own form sent (bounded): none is dropped unsaid."""
+    extra = [k for k in data if k not in values and k not in IGNORED]
+    kept, refused = 0, []
+    for key in extra:
         text = _text(data.get(key))
-        if not text or not _EXTRA_NAME.match(key):
+        if text == "":
+            continue  # an empty field says nothing
+        if not isinstance(key, str) or not _EXTRA_NAME.match(key):
+            refused.append(str(key)[:40])
+            continue
+        kept += 1
+        if kept > MAX_EXTRA_FIELDS:
+            continue
+        if text is None:
+            errors[key] = f"{key}は文字列で送ってください。"
+            values[key] = ""
             continue
         if len(text) > MAX_EXTRA_LENGTH:
             errors[key] = f"{key}は{MAX_EXTRA_LENGTH}文字以内で入力してください。"
         values[key] = text
+    if kept > MAX_EXTRA_FIELDS:
+        errors[EXTRA] = f"項目が多すぎます（追加の項目は{MAX_EXTRA_FIELDS}個まで、送信されたのは{kept}個）。"
+    if refused:
+        errors.setdefault(EXTRA, f"使えない項目名があります: 「{_SHOWN.sub('?', refused[0])}」（40文字以内、制御文字なし）。")
 
 
-def summary(fields, values, attachment_names=()):
-    """The submission as text for mails: `label: value` lines, the message last."""
+def excerpt(text, limit, marker="…（以下省略）"):
+    """`text` cut to `limit` characters, saying so when it was cut."""
+    return text if len(text) <= limit else text[:limit].rstrip() + marker
+
+
+def summary(fields, values, attachment_names=(), quote=None):
+    """The submission as text for mails: `label: value` lines, the message last.
+
+    With `quote` (a number of characters) the free text (the message, then the shop's extra
+    fields) is cut to that excerpt and the one-line fields to SHORT_QUOTE, for mail to an
+    address nobody has confirmed.
+    """
     lines, message = [], None
     shown = enabled_fields(fields)
     for field in shown:
@@ -140,11 +174,17 @@ def summary(fields, values, attachment_names=()):
         if field["type"] == "textarea":
             message = f"{field['label']}:\n{value}"
         else:
-            lines.append(f"{field['label']}: {value}")
+            quoted = value if quote is None else excerpt(value, SHORT_QUOTE, "…")
+            lines.append(f"{field['label']}: {quoted}")
     known = {f["name"] for f in shown}
-    lines.extend(f"{key}: {value}" for key, value in values.items() if key not in known)
+    free = [f"{key}: {value}" for key, value in values.items() if key not in known]
     if attachment_names:
-        lines.append("添付ファイル: " + ", ".join(attachment_names))
+        free.append("添付ファイル: " + ", ".join(attachment_names))
     if message is not None:
-        lines.append(message)
+        free.append(message)
+    if quote is None:
+        return "\n".join(lines + free)
+    if quote > 0 and free:
+        # The message first: what the customer wrote matters more than the shop's extra fields.
+        lines.append(excerpt("\n".join(free[-1:] + free[:-1] if message is not None else free), quote))
     return "\n".join(lines)

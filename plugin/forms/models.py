@@ -1,5 +1,5 @@
-"""Inquiry forms and their submissions (every submission is stored before any mail is built)."""
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+"""Inquiry forms, their submissions (stored before any mail is built) and the forms' rate counters."""
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin import clock
@@ -55,6 +55,17 @@ class FormSubmission(db.Model):
     created_at = mapped_column(DateTime, default=clock.now, index=True)
 
     form = relationship("InquiryForm", lazy="joined")
+
+
+class RateCounter(db.Model):
+    """One fixed-window counter (plugin.forms.counters): shared by every worker and process."""
+
+    __tablename__ = "rate_counter"
+    # e.g. "LIMITER/ip/127.0.0.1/5/1/minute"; addresses only as hashes (plugin.forms.throttle).
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    # UNIX seconds when the window ends; expired rows are reused or pruned.
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 def split_stored(value):

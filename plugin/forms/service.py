@@ -1,16 +1,15 @@
 """Forms without Flask: define a form, and turn a submission into stored rows and outbox mail."""
 import logging
 import re
-import secrets
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import clock, helpdesk, mail_templates, settings
-from plugin.compose import ComposeError, address, build_message, make_msgid
+from plugin import clock, settings
 from plugin.extensions import db
-from plugin.forms import addresses
+from plugin.forms import addresses, mails
 from plugin.forms import fields as form_fields
+from plugin.forms.mails import build_mails, customer_address
 from plugin.forms.models import FormSubmission, InquiryForm
 from plugin.invalid import InvalidInput
 from plugin.models import Shop
@@ -18,12 +17,31 @@ from plugin.outbox import enqueue
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DEFAULT_ACKS_PER_DAY = 3
+
+
+def _between(low, high):
+    def check(value):
+        return None if low <= value <= high else f"{low}〜{high} の範囲で入力してください。"
+    return check
+
+
 SETTINGS = [settings.section(
     "forms", "問い合わせフォーム",
     settings.setting("forms.sender", type="email", default=None,
                      label="フォームメールの既定の差出人",
                      help="フォームにも店舗にも差出人アドレスがないときに使います。空欄なら noreply@<返信用ドメイン>。"),
+    settings.setting("forms.ack_per_day", type="int", default=DEFAULT_ACKS_PER_DAY, validate=_between(1, 100),
+                     label="自動返信の上限（同じ宛先へ1日あたり）",
+                     help="同じメールアドレスへの受付確認メールは、24時間にこの通数までです。超えた分のお問い合わせも"
+                          "受け付けて店舗に届きますが、お客様への自動返信は送りません（他人のアドレスを入力されても、"
+                          "店舗のアドレスから迷惑メールが送られ続けないように）。"),
+    settings.setting("forms.ack_quote_chars", type="int", default=200, validate=_between(0, 2000),
+                     label="自動返信に引用する文字数",
+                     help="お客様への自動返信には、お問い合わせ内容をこの文字数まで引用します（0 なら引用しません）。"
+                          "全文は店舗宛ての通知に届きます。"),
 )]
+effective_bcc = mails.effective_bcc  # the admin views and the CLI ask the service
 ACK_TEMPLATES = {"form_ack": "送信する", "": "送信しない"}
 
 
@@ -79,111 +97,71 @@ def save_form(form=None, *, slug, shop, to, bcc="", title="", from_address="", o
     return form
 
 
-def effective_bcc(form):
-    """The form's BCC list, or the active helpdesk environment's forwarding address."""
-    if form.bcc_list:
-        return form.bcc_list
-    address = helpdesk.active_forwarding_address()
-    return [address] if address else []
-
-
-def sender_address(form, default_domain):
-    """From address of the form's mails: the form's, the shop's, the configured default, noreply@domain."""
-    return form.from_address or form.shop.email or settings.get("forms.sender") or f"noreply@{default_domain}"
-
-
-def _context(form, submission, values, attachment_names, form_url):
-    shop = form.shop
-    return {
-        "shop": {"name": shop.name, "code": shop.code, "phone": shop.phone or "", "email": shop.email or ""},
-        "staff": {"name": "", "email": ""},
-        "customer": {"name": values.get("name", ""), "email": values.get("email", ""), "tel": values.get("tel", "")},
-        "order": {"number": values.get("order_number", "")},
-        "form": {"title": form.title, "slug": form.slug, "url": form_url or ""},
-        "inquiry": {"id": submission.id, "message": values.get("message", ""),
-                    "text": form_fields.summary(form.fields, values, attachment_names),
-                    "submitted_at": clock.to_jst(submission.created_at).strftime("%Y-%m-%d %H:%M"),
-                    "type": "お問い合わせ", "title": form.title, "item_name": ""},
-        "mall": {"label": "自社サイト", "name": "自社サイト"},
-    }
-
-
-def build_mails(form, submission, values, attachments, *, domain, form_url=None):
-    """[(role, EmailMessage)]: the notice to the shop (inbox in BCC) and the acknowledgement."""
-    ctx = _context(form, submission, values, [a.filename for a in attachments], form_url)
-    sender = sender_address(form, domain)
-    name = values.get("name") or ""
-    customer = values.get("email") or None
-    try:
-        customer = customer and address(customer).addr_spec
-    except ComposeError:
-        # Never let a strange customer address stop the shop's notice; it goes without Reply-To.
-        log.warning("form %s: submission %s has an unusable customer address", form.slug, submission.id)
-        customer = None
-    token = secrets.token_hex(4)
-    headers = {"X-Mallbridge-Shop": form.shop.code, "X-Mallbridge-Form": form.slug,
-               "X-Mallbridge-Submission": str(submission.id),
-               "X-Mallbridge-Order": values.get("order_number") or None}
-    subject, body = mail_templates.render(form.shop_id, "form_to_shop", ctx)
-    mails = [("shop", build_message(
-        sender=(sender, name or form.title), to=form.to_list, bcc=effective_bcc(form),
-        reply_to=(customer, name) if customer else None, subject=subject, body=body,
-        message_id=make_msgid(f"form.{form.slug}.{submission.id}.{token}", domain),
-        headers=headers, attachments=attachments))]
-    if form.ack_template and customer:
-        subject, body = mail_templates.render(form.shop_id, form.ack_template, ctx)
-        reply_to = form.to_list[0] if form.to_list and form.to_list[0] != sender else None
-        mails.append(("ack", build_message(
-            sender=(sender, form.shop.name), to=[(customer, name)], reply_to=reply_to, subject=subject,
-            body=body, message_id=make_msgid(f"form.{form.slug}.{submission.id}.{token}.ack", domain),
-            # RFC 3834: an automatic reply, so vacation responders do not answer it.
-            headers={"Auto-Submitted": "auto-replied", "X-Mallbridge-Shop": form.shop.code,
-                     "X-Mallbridge-Form": form.slug})))
-    return mails
-
-
 def _enqueue(msg, **kw):
-
     return enqueue(msg, **kw)
 
 
+def may_acknowledge(form, values, throttle=None):
+    """Whether this submission gets an acknowledgement; counts it against the recipient's daily limit.
+
+    The acknowledgement goes to an address nobody has confirmed, so one address gets at most
+    `forms.ack_per_day` of them a day, whoever types it in; the inquiry itself still reaches the
+    shop. `throttle` None (tests, scripts) counts nothing.
+    """
+    customer = customer_address(values)
+    if not form.ack_template or not customer:
+        return False
+    if throttle is None:
+        return True
+    per_day = settings.get("forms.ack_per_day") or DEFAULT_ACKS_PER_DAY
+    if throttle.ack_allowed(customer, per_day):
+        return True
+    log.info("form %s: no acknowledgement; its address already had %s today", form.slug, per_day)
+    return False
+
+
 def submit(form, values, attachments, *, ip=None, user_agent=None, origin=None, spam=False,
-           domain="reply.localhost", form_url=None):
+           domain="reply.localhost", form_url=None, throttle=None):
     """Store a submission and, in the same transaction, its mails in the outbox; commits.
 
+    Returns (submission, acknowledged): whether an acknowledgement to the customer was queued.
     The row is flushed before any mail is built; if a mail cannot be built (a broken address,
     a template error) the submission is still committed with `mail_error`, so nothing a
     customer was told we received is ever lost.
     """
+    # Counted before the row is written: on SQLite the flush takes the write lock, which the
+    # counter's own short transaction would then wait for.
+    ack = not spam and may_acknowledge(form, values, throttle)
     data = {"form_id": form.id, "values": values, "spam": bool(spam), "ip": (ip or "")[:64] or None,
-                "user_agent": (user_agent or "")[:500] or None, "origin": (origin or "")[:200] or None,
-                "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
-                             for a in attachments], "created_at": clock.now()}
+            "user_agent": (user_agent or "")[:500] or None, "origin": (origin or "")[:200] or None,
+            "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+                            for a in attachments], "created_at": clock.now()}
     submission = FormSubmission(**data)
     db.session.add(submission)
     db.session.flush()
     if spam:
         db.session.commit()
         log.info("form %s: submission %s flagged as spam (honeypot); no mail sent", form.slug, submission.id)
-        return submission
-    ids = []
+        return submission, False
+    ids, queued = [], set()
     try:
-        mails = build_mails(form, submission, values, attachments, domain=domain, form_url=form_url)
+        mails = build_mails(form, submission, values, attachments, domain=domain, form_url=form_url, ack=ack)
         for role, msg in mails:
             row = _enqueue(msg, kind=f"form_{role}", shop_id=form.shop_id,
                            dedupe_key=f"form:{submission.id}:{role}")
             ids.append(row.id)
+            queued.add(role)
     except SQLAlchemyError:
         # The transaction is gone; keep at least the submission (and say why no mail exists).
         db.session.rollback()
         log.exception("form %s: could not enqueue mail; storing the submission alone", form.slug)
-        return _store_alone(data, "メールを送信キューに登録できませんでした（データベースエラー）。")
+        return _store_alone(data, "メールを送信キューに登録できませんでした（データベースエラー）。"), False
     except Exception as exc:
         log.exception("form %s: submission %s stored but its mail could not be built", form.slug, submission.id)
         submission.mail_error = str(exc)[:2000] or type(exc).__name__
     submission.outbox_ids = ids
     db.session.commit()
-    return submission
+    return submission, "ack" in queued
 
 
 def _store_alone(data, error):

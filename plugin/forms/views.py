@@ -1,27 +1,27 @@
-"""GET/POST/OPTIONS /forms/<slug>: the hosted form, its submissions (HTML or JSON) and CORS."""
-import base64
-import binascii
+"""/forms/<slug>: the hosted form (GET), its submissions (POST, HTML or JSON), CORS, and the thank-you page.
+
+An HTML post that is accepted is answered with a redirect (303) to /forms/<slug>/thanks, so
+reloading the thank-you page never sends the inquiry again; JSON posts get 201 as documented.
+"""
+import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from plugin.errors import MESSAGES, wants_json
-from plugin.forms import addresses, fields, service, uploads
+from plugin.forms import addresses, body, fields, service, uploads
+from plugin.forms.throttle import EXTENSION
 
 bp = Blueprint("forms", __name__)
-limiter = Limiter(key_func=get_remote_address)
 ALLOWED_HEADERS = ("content-type", "accept", "x-requested-with")
-
-
-def _rate_limit():
-    return current_app.config["FORMS_RATE_LIMIT"]
+RECEIVED = "お問い合わせを受け付けました。"
+THANKS_SALT, THANKS_MAX_AGE = "mallbridge.forms.thanks", 7 * 24 * 3600
 
 
 def _json_mode():
-    return request.is_json or wants_json()
+    return body.is_json(request.mimetype) or wants_json()
 
 
 def _form_or_404(slug):
@@ -83,9 +83,12 @@ def _cors(response):
 def _error(exc):
     code = exc.code or 500
     message = exc.description if isinstance(exc, _Refused) else MESSAGES.get(code, "エラーが発生しました。")
-    if code == 413:
-        mb = current_app.config["FORMS_MAX_CONTENT_LENGTH"] / (1024 * 1024)
-        message = f"送信されたデータが大きすぎます（合計{mb:g}MBまで）。添付ファイルを小さくしてください。"
+    if code == 413 and not isinstance(exc, _Refused):
+        limit = current_app.config["FORMS_MAX_CONTENT_LENGTH"]
+        if (request.content_length or 0) > limit:
+            message = f"送信されたデータが大きすぎます（合計{limit / 1048576:g}MBまで）。添付ファイルを小さくしてください。"
+        else:  # werkzeug's limits on the number of parts or the size of one text field
+            message = "送信された項目が多すぎるか、1つの項目が長すぎます。入力内容を短くしてください。"
     if _json_mode():
         return jsonify({"error": message, "status": code}), code
     return render_template("forms/error.html", status=code, message=message, form=g.get("inquiry_form")), code
@@ -105,36 +108,58 @@ def _preflight(slug):
     return response
 
 
-def _json_attachments(items):
-    """JSON posts carry files as [{"filename": …, "content": base64}]."""
-    if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise uploads.UploadError("attachments は {filename, content} の配列で送ってください。")
-    files = []
-    for item in items:
-        try:
-            data = base64.b64decode(str(item.get("content") or ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise uploads.UploadError("添付ファイルの content が base64 ではありません。") from None
-        files.append((str(item.get("filename") or ""), data))
-    return files
+def _read(form, config):
+    """(values, attachments, errors, spam) of the posted body; BodyError becomes our 4xx."""
+    request.max_content_length = current_app.config["FORMS_MAX_CONTENT_LENGTH"]
+    try:
+        data = body.read(request)
+    except body.BodyError as exc:
+        raise _Refused(exc.status, str(exc)) from None
+    spam = bool(str(data.get(fields.HONEYPOT) or "").strip())
+    values, errors = fields.validate(form.fields, data)
+    attachments = []
+    try:
+        files = body.files(request, data)
+        if files and not any(f["type"] == "file" for f in config):
+            raise uploads.UploadError("このフォームではファイルを添付できません。")
+        limits = uploads.Limits(current_app.config["FORMS_MAX_FILES"], current_app.config["FORMS_MAX_FILE_BYTES"])
+        attachments = uploads.check(files, limits)
+    except uploads.UploadError as exc:
+        errors["attachment"] = str(exc)
+    return values, attachments, errors, spam
 
 
-def _read_submission(form):
-    """(data, raw files) from a JSON or form-encoded/multipart body."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise _Refused(400, "JSONの形式が正しくありません（オブジェクトで送ってください）。")
-        return data, data.get("attachments")
-    data = request.form.to_dict()
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("attachment") if f.filename]
-    return data, files
+def _throttle():
+    return current_app.extensions[EXTENSION]
+
+
+def _seconds_to_wait():
+    """Count this (valid) post against the client IP's limit: 0, or the seconds until it may post."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return 0
+    return _throttle().hit(current_app.config["FORMS_RATE_LIMIT"], "ip", request.remote_addr or "-")
+
+
+def _limited(form, config, values, wait, had_files):
+    """429, keeping what the customer typed: the form again with their values (or a JSON error)."""
+    after = f"{wait}秒" if wait < 60 else f"{math.ceil(wait / 60)}分"
+    message = f"短い時間に送信が続いたため、受け付けを一時止めています。{after}ほど待ってから、もう一度送信してください。"
+    if _json_mode():
+        response = jsonify({"error": message, "status": 429, "retry_after": wait})
+    else:
+        notice = message + "入力内容はそのまま残っています。" + ("添付ファイルはもう一度選んでください。" if had_files else "")
+        response = current_app.make_response(render_template(
+            "forms/form.html", form=form, fields=config, values=values, errors={}, notice=notice))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _thanks_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt=THANKS_SALT)
 
 
 @bp.route("/forms/<slug>", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
-@limiter.limit(_rate_limit, methods=["POST"])
 def form(slug):
     """The hosted form (GET), a submission (POST) or a CORS preflight (OPTIONS)."""
     if request.method == "OPTIONS":
@@ -147,30 +172,34 @@ def form(slug):
                             "fields": [{k: f[k] for k in ("name", "label", "type", "required")} for f in config]})
         return render_template("forms/form.html", form=form, fields=config, values={}, errors={})
     _check_origin(form)
-    request.max_content_length = current_app.config["FORMS_MAX_CONTENT_LENGTH"]
-    data, raw_files = _read_submission(form)
-    spam = bool(str(data.get(fields.HONEYPOT) or "").strip())
-    values, errors = fields.validate(form.fields, data)
-    attachments = []
-    wants_files = any(f["type"] == "file" for f in config)
-    try:
-        files = _json_attachments(raw_files) if request.is_json else raw_files
-        if files and not wants_files:
-            raise uploads.UploadError("このフォームではファイルを添付できません。")
-        limits = uploads.Limits(current_app.config["FORMS_MAX_FILES"], current_app.config["FORMS_MAX_FILE_BYTES"])
-        attachments = uploads.check(files, limits)
-    except uploads.UploadError as exc:
-        errors["attachment"] = str(exc)
-    if errors and not spam:
+    values, attachments, errors, spam = _read(form, config)
+    if errors and not spam:  # a post that needs correcting does not count against the limit
         if _json_mode():
             return jsonify({"error": "入力内容を確認してください。", "fields": errors}), 422
         return render_template("forms/form.html", form=form, fields=config, values=values, errors=errors), 422
-    submission = service.submit(
+    wait = _seconds_to_wait()
+    if wait:
+        return _limited(form, config, values, wait, had_files=bool(attachments))
+    submission, ack = service.submit(
         form, values, [] if spam else attachments, ip=request.remote_addr, user_agent=request.user_agent.string,
         origin=request.headers.get("Origin"), spam=spam, domain=current_app.config["REPLY_DOMAIN"],
-        form_url=url_for("forms.form", slug=form.slug, _external=True))
-    message = "お問い合わせを受け付けました。"
+        form_url=url_for("forms.form", slug=form.slug, _external=True), throttle=_throttle())
     if _json_mode():
-        return jsonify({"id": submission.id, "message": message}), 201
-    return render_template("forms/thanks.html", form=form, message=message,
-                           ack=bool(form.ack_template and values.get("email")))
+        return jsonify({"id": submission.id, "message": RECEIVED}), 201
+    token = _thanks_serializer().dumps({"id": submission.id, "ack": ack})
+    return redirect(url_for("forms.thanks", slug=form.slug, r=token), code=303)
+
+
+@bp.get("/forms/<slug>/thanks")
+def thanks(slug):
+    """The thank-you page a post redirects to: showing it again sends nothing."""
+    form = service.find_form(slug)
+    if form is None:
+        raise _Refused(404, "お問い合わせフォームが見つかりません。")
+    g.inquiry_form = form
+    try:
+        receipt = _thanks_serializer().loads(request.args.get("r", ""), max_age=THANKS_MAX_AGE)
+    except BadData:
+        receipt = {}  # an old or edited link: thank without details
+    return render_template("forms/thanks.html", form=form, message=RECEIVED, number=receipt.get("id"),
+                           ack=bool(receipt.get("ack")))

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
-from plugin.normalize import is_valid_email, normalize_email
+from plugin.normalize import domain_hint, is_valid_email, normalize_email
 
 TYPES = ("str", "text", "int", "bool", "email", "url", "choice", "emails", "senders")
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "はい"}
@@ -85,10 +85,10 @@ def _int(decl, raw):
 
 
 def _email(decl, raw):
-
     value = normalize_email(str(raw))
     if not value or not is_valid_email(value):
-        raise SettingValueError("メールアドレスの形式が正しくありません（例: inbox@example.relationapp.jp）。")
+        raise SettingValueError(domain_hint(value)
+                                or "メールアドレスの形式が正しくありません（例: inbox@example.relationapp.jp）。")
     return value
 
 
@@ -101,7 +101,8 @@ def _emails(decl, raw):
         try:
             address = _email(decl, item)
         except SettingValueError:
-            raise SettingValueError(f"「{str(item).strip()}」はメールアドレスの形式ではありません。") from None
+            hint = domain_hint(normalize_email(str(item)))
+            raise SettingValueError(hint or f"「{str(item).strip()}」はメールアドレスの形式ではありません。") from None
         if address not in found:
             found.append(address)
     return found or None
@@ -117,7 +118,7 @@ def _senders(decl, raw):
             continue
         probe = "sender" + text if text.startswith("@") else text
         if text.count("@") != 1 or not is_valid_email(probe):
-            raise SettingValueError(f"「{str(item).strip()}」はメールアドレスでも @ドメイン でもありません"
+            raise SettingValueError(domain_hint(probe) or f"「{str(item).strip()}」はメールアドレスでも @ドメイン でもありません"
                                     "（例: support@example.jp、@mail.relationapp.jp）。")
         if text not in found:
             found.append(text)
