@@ -10,7 +10,7 @@ import unicodedata
 
 from lookups.models import MALL_LABELS, MALLS
 from plugin.clock import from_jst_naive
-from plugin.normalize import is_valid_email, normalize_email, normalize_tel, split_multi
+from plugin.normalize import is_email_syntax, normalize_email, normalize_tel, split_multi
 
 KINDS = ("members", "orders")
 KEY_FIELD = {"members": "customer_code", "orders": "order_number"}
@@ -115,7 +115,7 @@ def _many(value, size):
 
 
 def _checked_email(text):
-    if len(text) > 254 or not (PLAIN_EMAIL.fullmatch(text) or is_valid_email(unicodedata.normalize("NFKC", text))):
+    if len(text) > 254 or not (PLAIN_EMAIL.fullmatch(text) or is_email_syntax(unicodedata.normalize("NFKC", text))):
         raise Invalid(f"メールアドレスの形式が正しくありません: {text}")
     return text, normalize_email(text)
 

@@ -40,6 +40,19 @@ def is_valid_email(value):
     return True
 
 
+def is_email_syntax(value):
+    """Syntax only, a dotless domain allowed: for finding and importing addresses a shop already has.
+
+    A shop's own data may hold `tanaka@gmail`; refusing it would hide that customer from a lookup
+    or drop the row from an import. Addresses people type go through is_valid_email instead.
+    """
+    try:
+        validate_email(value, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        return is_valid_email(value)  # reserved names under a domain of ours (reply.localhost, …)
+    return True
+
+
 def domain_hint(value):
     """For `tanaka@gmail`: a Japanese sentence saying the domain stops short (else None)."""
     local, at, domain = (value or "").rpartition("@")

@@ -86,3 +86,14 @@ def test_cli_refuses_dotless_addresses(app, runner):
     assert result.exit_code != 0 and "e-mail" in result.output
     result = runner.invoke(args=["forms", "add", "contact", "--to", "shop@gmail"])
     assert result.exit_code == 2 and "途中で終わっています" in result.output
+
+
+def test_lookups_and_imports_keep_addresses_a_shop_already_has(client, auth):
+    """A stored `tanaka@gmail` (a shop's own data) is still found by a lookup and kept by an import row."""
+    from lookups.records import clean
+
+    values, errors = clean("members", {"customer_code": "C9", "name": "田中", "email": "tanaka@gmail"})
+    assert errors == {} and "tanaka@gmail" in str(values)
+    auth.login()
+    r = client.get("/lookup/members?email=tanaka@gmail&format=json")
+    assert r.status_code == 200 and r.get_json()["members"] == []
