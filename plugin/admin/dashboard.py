@@ -35,7 +35,7 @@ def warnings():
             result = check()
         except Exception:  # one broken check must not hide the others or the dashboard
             log.exception("dashboard check %r failed", check)
-            result = f"確認処理 {getattr(check, '__name__', check)} でエラーが発生しました（ログを確認してください）。"
+            result = "確認処理の一つでエラーが発生しました（サーバーのログを確認してください）。"
         if isinstance(result, str):
             found.append(result)
         elif result:

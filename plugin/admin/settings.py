@@ -9,6 +9,7 @@ from plugin.admin.dashboard import register_warning
 from plugin.extensions import db
 from plugin.helpdesk import check as tester
 from plugin.helpdesk import status as push_status
+from plugin.invalid import InvalidInput
 from plugin.settings.models import SettingChange
 
 HISTORY_PAGE = 100
@@ -29,13 +30,15 @@ def _env_decls(env_name):
     return [settings.declaration(helpdesk.key(env_name, f)) for f in helpdesk.FIELDS]
 
 
-def _render_helpdesk(status=200, form_env=None, submitted=None, errors=None, report=None):
+def _render_helpdesk(status=200, form_env=None, submitted=None, errors=None, report=None, activation_error=None):
     envs = []
     for name in helpdesk.ENVIRONMENTS:
         mine = name == form_env
         envs.append({"env": helpdesk.environment(name),
                      "fields": sf.fields(_env_decls(name), submitted if mine else None, errors if mine else None),
-                     "report": report if report is not None and report.env == name else None})
+                     "report": report if report is not None and report.env == name else None,
+                     "activation_error": activation_error[1] if activation_error and activation_error[0] == name
+                     else None})
     return render_template("admin/helpdesk.html", envs=envs, errors=errors, push=push_status.summary()), status
 
 
@@ -61,11 +64,12 @@ def helpdesk_save(env_name):
 def helpdesk_activate(env_name):
     """Make an environment the active one."""
     _env_or_404(env_name)
-    helpdesk.activate(env_name)
-    env = helpdesk.environment(env_name)
-    flash(f"{env.label}を使用中にしました。")
-    if not env.complete:
-        flash(f"{env.label}はURLまたは受信箱IDが未設定のため、会員ページに受信箱ボタンは表示されません。")
+    try:
+        helpdesk.activate(env_name)
+    except InvalidInput as exc:
+        # Refused: the page shows why, next to the environment's card (nothing changed).
+        return _render_helpdesk(400, activation_error=(env_name, exc.errors["active"]))
+    flash(f"{helpdesk.ENV_LABELS[env_name]}を使用中にしました。")
     return redirect(url_for("admin.helpdesk_page"))
 
 
