@@ -2,7 +2,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from plugin import audit, helpdesk, settings
+from plugin import audit, audit_labels, helpdesk, settings
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.admin import settings_form as sf
 from plugin.admin.dashboard import register_warning
@@ -90,7 +90,7 @@ def settings_page():
     if request.method == "POST":
         changed, errors = sf.save(decls, request.form)
         if errors:
-            flash("入力内容を確認してください。保存されていません。")
+            # Shown as an error banner on this very page (a flash would look like a success note).
             return render_template("admin/settings.html", groups=sf.grouped(sf.fields(decls, request.form, errors)),
                                    errors=errors), 400
         flash(f"設定を保存しました（{len(changed)}項目）。" if changed else "変更はありませんでした。")
@@ -104,9 +104,29 @@ def settings_history():
     page = page_arg()
     key = (request.args.get("key") or "").replace("\x00", "").strip()[:128]
     rows = settings.history(key_prefix=key or None, limit=HISTORY_PAGE + 1, offset=(page - 1) * HISTORY_PAGE)
-    labels = {d.key: (settings.section_label(d.section), d.label) for d in settings.declared()}
-    return render_template("admin/history.html", rows=rows[:HISTORY_PAGE], labels=labels, page=page, key=key,
-                           has_next=len(rows) > HISTORY_PAGE, total=db.session.scalar(select(func.count(SettingChange.id))))
+    decls = {d.key: d for d in settings.declared()}
+    shown = [(row, _setting_name(decls.get(row.key)), _shown(decls.get(row.key), row.old_value),
+              _shown(decls.get(row.key), row.new_value)) for row in rows[:HISTORY_PAGE]]
+    sections = {d.section: settings.section_label(d.section) for d in decls.values()}
+    return render_template("admin/history.html", rows=shown, page=page, key=key,
+                           sections=[(name + ".", label) for name, label in sections.items()],
+                           has_next=len(rows) > HISTORY_PAGE, actor_label=audit_labels.actor_label,
+                           total=db.session.scalar(select(func.count(SettingChange.id))))
+
+
+def _setting_name(decl):
+    """「セクション › 項目」 of a history row; a setting no longer declared is 「（廃止された設定）」."""
+    return f"{settings.section_label(decl.section)} › {decl.label}" if decl else "（廃止された設定）"
+
+
+def _shown(decl, text):
+    """A stored history value without the choice code that display() appends: 「デモ環境（demo）」 → 「デモ環境」."""
+    if decl is None or text is None or decl.type != "choice":
+        return text
+    for choice in decl.choices or ():
+        if isinstance(choice, (tuple, list)) and text == f"{choice[1]}（{choice[0]}）":
+            return choice[1]
+    return text
 
 
 menu_entry("admin.helpdesk_page", "ヘルプデスク環境")
