@@ -77,11 +77,11 @@ def test_page_nests_replies_under_what_they_answer(auth, client, folder):
                            ["<gone@x>", "<a1@x>", "<a2@x>"]), 4)
     auth.login()
     html = client.get("/demo/mailbox/").get_data(as_text=True)
-    bodies = re.findall(r'<tbody class="thread">(.*?)</tbody>', html, re.S)
+    bodies = re.findall(r'<tbody class="thread">(.*?)</tbody>', html, re.DOTALL)
     assert len(bodies) == 2
-    newest = re.findall(r'class="subject depth-(\d)">.*?>([^<>]+)</a>', bodies[0], re.S)
+    newest = re.findall(r'class="subject depth-(\d)">.*?>([^<>]+)</a>', bodies[0], re.DOTALL)
     assert newest == [("0", "【楽天】A"), ("1", "Re: 【楽天】A"), ("2", "Re: Re: 【楽天】A")]
-    assert re.findall(r'class="subject depth-(\d)">.*?>([^<>]+)</a>', bodies[1], re.S) == [("0", "【楽天】B")]
+    assert re.findall(r'class="subject depth-(\d)">.*?>([^<>]+)</a>', bodies[1], re.DOTALL) == [("0", "【楽天】B")]
 
 
 def test_page_shows_japanese_dates_and_readable_columns(auth, client, folder):

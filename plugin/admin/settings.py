@@ -120,12 +120,12 @@ def _setting_name(decl):
 
 
 def _shown(decl, text):
-    """A stored history value without the choice code that display() appends: 「デモ環境（demo）」 → 「デモ環境」."""
+    """A stored history value without the choice code display() appends: 「デモ環境（demo）」 → 「デモ環境」."""
     if decl is None or text is None or decl.type != "choice":
         return text
     for choice in decl.choices or ():
-        if isinstance(choice, (tuple, list)) and text == f"{choice[1]}（{choice[0]}）":
-            return choice[1]
+        if isinstance(choice, (tuple, list)):
+            text = text.replace(f"{choice[1]}（{choice[0]}）", str(choice[1]))
     return text
 
 
