@@ -1,5 +1,6 @@
 """Every admin and agent page in real headless Chromium at a phone's and a desktop's width: nothing
-runs off the side, no internal English key is on screen, and no server error is hidden by a script.
+runs off the side, no short table cell breaks a word over lines, no internal English key is on
+screen, and no server error is hidden by a script.
 Then the forms that answer with an error, checked the same way. Screenshots go to artifacts/pages/."""
 import os
 import re
@@ -22,6 +23,17 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
+# Short table cells (a state, a name, a date) whose text runs over more than one line: 「正/常」, 「田中 太/郎」.
+BROKEN_CELLS = """() => [...document.querySelectorAll('td, th')].filter(cell => {
+  const text = cell.innerText.trim();
+  if (!text || text.length > 12 || cell.querySelector('div, br, ul, form, input, select, textarea, button')) return false;
+  const range = document.createRange(); range.selectNodeContents(cell);
+  const style = getComputedStyle(cell);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.6;
+  return range.getBoundingClientRect().height > line * 1.5;
+}).map(cell => cell.innerText.trim())"""
+
+
 def _login(page, base, email, password):
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
@@ -38,6 +50,9 @@ def _check(page, response_body, label, width, keys, problems):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if overflow > 0:
         problems.append(f"{width}px {label}: {overflow}px wider than the window")
+    broken = page.evaluate(BROKEN_CELLS)
+    if broken:
+        problems.append(f"{width}px {label}: short table cells broken over lines: {broken[:8]}")
     found = pagecheck.visible_keys(page.evaluate(VISIBLE_TEXT), *keys)
     if found:
         problems.append(f"{width}px {label}: internal keys on screen: {found}")
@@ -75,7 +90,8 @@ def _error_pages(page, base):
 
 
 def test_every_staff_page_reads_right_at_both_widths(app, client, live_server):
-    """All admin and agent pages at 1280 and 390 px: no overflow, no internal key, no hidden server error."""
+    """All admin and agent pages at 1280 and 390 px: no overflow, no broken short cell, no internal key, no
+    hidden server error."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
     app.instance_path = os.path.join(app.instance_path, "browser")  # its own demo mailbox folder
