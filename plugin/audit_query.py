@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Text, cast, func, or_, select
 
+from plugin import audit_labels as labels
 from plugin.clock import from_jst_naive, to_jst
 from plugin.extensions import db
 from plugin.models import AuditLog
@@ -15,20 +16,6 @@ from plugin.models import AuditLog
 PAGE_SIZE = 50
 MAX_TEXT = 200
 CSV_HEADER = ["日時（日本時間）", "ユーザー", "操作", "操作コード", "検索条件・対象", "件数", "IPアドレス", "詳細"]
-# Labels for the actions the console knows; other modules' actions are shown by their code.
-ACTION_LABELS = {
-    "lookup.members": "会員検索",
-    "lookup.orders": "受注検索",
-    "user.create": "スタッフ追加",
-    "user.update": "スタッフ更新（コマンド）",
-    "user.enable": "スタッフ有効化",
-    "user.disable": "スタッフ無効化",
-    "user.role": "スタッフ権限変更",
-    "user.password_reset": "パスワード再設定",
-    "token.create": "APIトークン発行",
-    "token.revoke": "APIトークン失効",
-    "audit.export": "監査ログCSV出力",
-}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 # Cells Excel would run as a formula; prefixed with ' (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -55,8 +42,8 @@ class AuditFilter:
 
 
 def action_label(action):
-    """Japanese label of an action code, or the code itself."""
-    return ACTION_LABELS.get(action, action)
+    """Japanese label of an action code (plugin.audit_labels), never the bare code."""
+    return labels.action_label(action)
 
 
 def _parse_date(raw):
@@ -117,7 +104,7 @@ def _conditions(f):
                 AuditLog.detail.icontains(f.text, autoescape=True)]
         if escaped != f.text:
             alts.append(params.icontains(escaped, autoescape=True))
-        labelled = [code for code, label in ACTION_LABELS.items() if f.text in label]
+        labelled = [code for code, label in labels.ACTION_LABELS.items() if f.text in label]
         if labelled:
             alts.append(AuditLog.action.in_(labelled))
         conds.append(or_(*alts))
@@ -144,7 +131,8 @@ def page(f, number):
 
 
 def format_params(params):
-    """A row's query as text: `email=taro@example.jp, shop=default`."""
+    """A row's query as the CSV's code text: `email=taro@example.jp, shop=default` (the page shows
+    audit_labels.format_params instead)."""
     if not params:
         return ""
     if isinstance(params, dict):

@@ -50,7 +50,8 @@ class Kind:
 KINDS = {
     "form_to_shop": Kind(
         "フォーム：店舗宛て通知",
-        "【お問い合わせ】{{ form.title }} {{ customer.name }} 様",
+        # The receipt number keeps two inquiries from sharing a subject (threaders group by subject).
+        "{{ form.title }}（{% if customer.name %}{{ customer.name }} 様・{% endif %}受付番号 {{ inquiry.id }}）",
         "{{ form.title }}から新しいお問い合わせがありました。\n"
         "このメールに返信すると、お客様（{{ customer.email }}）に届きます。\n\n"
         "{{ inquiry.text }}\n\n受付番号: {{ inquiry.id }}\n受付日時: {{ inquiry.submitted_at }}\n"),

@@ -172,7 +172,8 @@ def test_lookups_and_console_actions_appear_in_the_log(client, admin):
     factories.make_member()
     client.get("/lookup/members?email=taro@example.jp")
     _, page = _page(client)
-    assert "email=taro@example.jp" in page and "会員検索" in page and "admin@example.jp" in page
+    assert "メールアドレス=taro@example.jp" in page and "会員検索" in page and "admin@example.jp" in page
+    assert "lookup.members" not in page and "email=" not in page  # codes stay out of the page
 
 
 def test_typed_dates_are_shown_back(client, admin):

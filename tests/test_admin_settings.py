@@ -42,7 +42,7 @@ def test_admin_saves_demo_environment(admin):
     env = helpdesk.environment("demo")
     assert (env.url, env.inbox_id, env.forward_to) == (
         "https://demo-shop.relationapp.jp", 1, "demo-inbox@mail.relationapp.jp")
-    assert "設定完了" in admin.get("/admin/helpdesk").get_data(as_text=True)
+    assert "設定済み" in admin.get("/admin/helpdesk").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -85,13 +85,31 @@ def test_api_token_is_write_only(admin):
 
 
 def test_activate_environment_and_demo_banner(admin):
-    """Activating demo shows the demo banner on every page; activating production removes it."""
+    """Activating a complete demo shows the demo banner on every page; activating production removes it."""
+    _post_env(admin, "demo", url="https://demo.relationapp.jp", inbox_id="1", forward_to="demo@mail.relationapp.jp")
+    _post_env(admin, "production", url="https://shop.relationapp.jp", inbox_id="2",
+              forward_to="inbox@mail.relationapp.jp")
     _post(admin, "/admin/helpdesk/demo/activate")
     assert helpdesk.active_name() == "demo"
     assert "デモ環境のヘルプデスクが有効です" in admin.get("/").get_data(as_text=True)
     resp = _post(admin, "/admin/helpdesk/production/activate")
     assert resp.status_code == 302 and helpdesk.active_name() == "production"
     assert "デモ環境のヘルプデスクが有効です" not in admin.get("/").get_data(as_text=True)
+
+
+def test_incomplete_environment_cannot_be_activated(admin):
+    """The button refuses an environment without URL, inbox ID or forwarding address and names what is missing."""
+    _post_env(admin, "demo", url="https://demo.relationapp.jp", inbox_id="1", forward_to="demo@mail.relationapp.jp")
+    _post(admin, "/admin/helpdesk/demo/activate")
+    _post_env(admin, "production", url="https://shop.relationapp.jp", inbox_id="2")
+    resp = _post(admin, "/admin/helpdesk/production/activate")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and helpdesk.active_name() == "demo"
+    alert = re.search(r'<p class="alert alert-error" role="alert" id="activate-production-error">([^<]*)</p>', html)
+    assert alert and "受信箱の転送用アドレス" in alert.group(1) and "本番環境" in alert.group(1)
+    assert "ヘルプデスクのURL" not in alert.group(1)  # only what is really missing
+    empty = _post(admin, "/admin/helpdesk/production/activate")
+    assert empty.status_code == 400
 
 
 def test_unknown_environment_is_404(admin):
@@ -140,7 +158,7 @@ def test_dashboard_shows_environment_counts_and_warnings(admin, clock_pinned):
     factories.make_order()
     admin.get("/lookup/members?email=taro@example.jp")
     html = admin.get("/admin/").get_data(as_text=True)
-    assert "本番環境" in html and "未完成" in html
+    assert "本番環境" in html and "未設定の項目あり" in html
     assert re.search(r'id="count-members">1件', html) and re.search(r'id="count-orders">1件', html)
     assert re.search(r'id="count-lookups">1件', html)
     assert "受信箱IDが未設定" in html
@@ -156,6 +174,8 @@ def test_dashboard_survives_a_broken_warning_check(admin):
     dashboard.register_warning(broken)
     try:
         resp = admin.get("/admin/")
-        assert resp.status_code == 200 and "broken" in resp.get_data(as_text=True)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 200 and "確認処理の一つでエラーが発生しました" in html
+        assert "broken" not in html  # the function's name is for the log, not for the shop
     finally:
         dashboard._WARNINGS.remove(broken)

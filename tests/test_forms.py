@@ -69,7 +69,7 @@ def test_html_submission_stores_and_queues_mail_to_shop_and_ack(client, contact)
     assert msg["Reply-To"].addresses[0].addr_spec == "taro@example.jp"
     assert msg["Reply-To"].addresses[0].display_name == "山田 太郎"
     assert msg["From"].addresses[0].addr_spec == "info@example.jp"
-    assert msg["Subject"] == "【お問い合わせ】お問い合わせ 山田 太郎 様"
+    assert msg["Subject"] == f"お問い合わせ（山田 太郎 様・受付番号 {sub.id}）"
     assert msg["X-Mallbridge-Order"] == "1001"
     assert "急ぎです。" in msg.get_body().get_content()
     assert ack.recipients == ["taro@example.jp"]
@@ -262,7 +262,7 @@ def test_end_to_end_delivery_through_real_smtp(app, client, runner, contact, smt
     shop_mail = received[("shop@example.jp", "staff@example.jp", INBOX)]
     assert shop_mail["Bcc"] is None and INBOX not in str(shop_mail)
     assert shop_mail["Reply-To"].addresses[0].addr_spec == "taro@example.jp"
-    assert shop_mail["Subject"] == "【お問い合わせ】お問い合わせ 山田 太郎 様"
+    assert shop_mail["Subject"].startswith("お問い合わせ（山田 太郎 様・受付番号 ")
     assert "急ぎです。" in shop_mail.get_body().get_content()
     ack = received[("taro@example.jp",)]
     assert ack["To"].addresses[0].display_name == "山田 太郎"

@@ -10,6 +10,7 @@ import responses
 
 from plugin import helpdesk
 from plugin.helpdesk import check as helpdesk_check
+from plugin.invalid import InvalidInput
 from tests import factories
 from tests.smtp_server import ScriptedHandler, free_port, start_server
 
@@ -90,6 +91,27 @@ def test_cli_set_use_show(runner):
     bad = runner.invoke(args=["helpdesk", "set", "--env", "demo", "--url", "http://x.example", "--inbox-id", "x"])
     assert bad.exit_code == 2 and "--url" in bad.output and "--inbox-id" in bad.output
     assert helpdesk.environment("demo").url == URL
+
+
+def test_incomplete_environment_is_not_activated(app):
+    """activate() refuses an environment that lacks URL, inbox ID or forwarding address; nothing changes."""
+    helpdesk.update_environment("demo", {"url": URL, "inbox_id": 7}, actor="t")
+    with pytest.raises(InvalidInput) as refused:
+        helpdesk.activate("demo")
+    assert "受信箱の転送用アドレス" in refused.value.errors["active"]
+    assert helpdesk.active_name() == "production"
+    helpdesk.update_environment("demo", {"forward_to": "inbox@mail.relationapp.jp"}, actor="t")
+    helpdesk.activate("demo")
+    assert helpdesk.active_name() == "demo"
+
+
+def test_cli_use_refuses_an_incomplete_environment(runner):
+    """`helpdesk use` of an empty environment exits 2 with the Japanese names of the missing fields."""
+    result = runner.invoke(args=["helpdesk", "use", "demo"])
+    assert result.exit_code == 2
+    for label in ("ヘルプデスクのURL", "受信箱ID", "受信箱の転送用アドレス"):
+        assert label in result.output
+    assert helpdesk.active_name() == "production"
 
 
 def test_cli_reads_api_token_from_stdin_and_never_prints_it(runner):

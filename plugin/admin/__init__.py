@@ -1,7 +1,8 @@
 """The shop admin's console under /admin: one blueprint, views split into modules by topic."""
-from flask import Blueprint
+from flask import Blueprint, request, url_for
 from flask_wtf import FlaskForm
 
+from plugin.admin import menu
 from plugin.auth import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -37,12 +38,10 @@ def _admins_only():
 
 @bp.context_processor
 def _admin_menu():
-    return {"admin_menu": MENU}
+    return {"admin_menu": menu.grouped(MENU, request.path, url_for)}
 
 
 menu_entry("admin.dashboard", "ダッシュボード")
-from flask import request
-
 from plugin.admin import (
     audit_log,  # noqa: F401
     dashboard,  # noqa: F401

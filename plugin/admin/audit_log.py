@@ -2,7 +2,7 @@
 from flask import Response, render_template, request, stream_with_context
 from sqlalchemy import select
 
-from plugin import audit, audit_query, clock
+from plugin import audit, audit_labels, audit_query, clock
 from plugin.admin import bp, menu_entry, page_arg
 from plugin.extensions import db
 from plugin.models import User
@@ -13,8 +13,8 @@ def _render(f, rows=(), total=0, number=1, pages=1, status=200):
     # The typed values go back into the form and into the pager and CSV links unchanged.
     typed = {k: request.args.get(k, "") for k in ("user", "from", "to", "q")}
     return render_template("admin/audit.html", f=f, typed=typed, args={k: v for k, v in typed.items() if v}, rows=rows, total=total, number=number,
-                           pages=pages, staff_emails=staff_emails, action_label=audit_query.action_label,
-                           format_params=audit_query.format_params), status
+                           pages=pages, staff_emails=staff_emails, action_label=audit_labels.action_label,
+                           format_params=audit_labels.format_params, actor_label=audit_labels.actor_label), status
 
 
 @bp.route("/audit")

@@ -59,13 +59,14 @@ def helpdesk_set(env_name, url, inbox_id, forward_to, link_template, reply_from,
 @click.argument("env_name", metavar="ENV", type=ENV_CHOICE)
 @with_appcontext
 def helpdesk_use(env_name):
-    """Make ENV the active environment (inbox button, forwarding address)."""
-    helpdesk.activate(env_name, actor=ACTOR)
-    env = helpdesk.environment(env_name)
+    """Make ENV the active environment (inbox button, forwarding address); refused while ENV is incomplete."""
+    try:
+        helpdesk.activate(env_name, actor=ACTOR)
+    except InvalidInput as exc:
+        # The same Japanese sentence as the admin page: it names the fields to fill in first.
+        click.echo(f"Error: {exc.errors['active']} (mallbridge helpdesk set --env {env_name} …)", err=True)
+        sys.exit(2)
     click.echo(f"active environment: {env_name}")
-    if not env.complete:
-        click.echo(f"warning: {env_name} is incomplete (missing: url/inbox_id); the inbox button stays hidden",
-                   err=True)
 
 
 @helpdesk_group.command("show")

@@ -15,6 +15,7 @@ from plugin.admin import bp
 from plugin.extensions import db
 from plugin.helpdesk import status as push_status
 from plugin.models import AuditLog
+from plugin.outbox import history
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 _WARNINGS = []
@@ -35,7 +36,7 @@ def warnings():
             result = check()
         except Exception:  # one broken check must not hide the others or the dashboard
             log.exception("dashboard check %r failed", check)
-            result = f"確認処理 {getattr(check, '__name__', check)} でエラーが発生しました（ログを確認してください）。"
+            result = "確認処理の一つでエラーが発生しました（サーバーのログを確認してください）。"
         if isinstance(result, str):
             found.append(result)
         elif result:
@@ -63,7 +64,7 @@ def counts():
 def dashboard():
     """Landing page of the console."""
     return render_template("admin/dashboard.html", env=helpdesk.active_environment(), counts=counts(),
-                           warnings=warnings(), push=push_status.summary())
+                           warnings=warnings(), push=push_status.summary(), staged=len(history.staged_ids()))
 
 
 @register_warning

@@ -59,7 +59,8 @@ def _values_from_request():
 
 def _edit_page(form, values, errors, status=200):
     return render_template("admin/forms_edit.html", form=form, values=values, errors=errors, shops=_shops(),
-                           ack_templates=service.ACK_TEMPLATES, default_bcc=_default_bcc()), status
+                           ack_templates=service.ACK_TEMPLATES, default_bcc=_default_bcc(),
+                           standard_labels={name: spec[0] for name, spec in form_fields.TYPES.items()}), status
 
 
 def _save(form):

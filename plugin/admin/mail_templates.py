@@ -10,6 +10,26 @@ from plugin.extensions import db
 from plugin.forms import service
 from plugin.models import Shop
 
+# What each placeholder holds, for the table on the edit page.
+PLACEHOLDER_LABELS = {
+    "shop.name": "店舗名", "shop.code": "店舗コード", "shop.phone": "店舗の電話番号", "shop.email": "店舗のメールアドレス",
+    "staff.name": "担当者名", "staff.email": "担当者のメールアドレス",
+    "customer.name": "お客様の名前", "customer.email": "お客様のメールアドレス", "customer.tel": "お客様の電話番号",
+    "order.number": "受注番号", "form.title": "フォーム名", "form.slug": "フォームのURLの末尾", "form.url": "フォームのURL",
+    "inquiry.id": "受付番号", "inquiry.message": "お問い合わせ内容", "inquiry.text": "入力内容の一覧",
+    "inquiry.submitted_at": "受付日時", "inquiry.type": "問い合わせの種類", "inquiry.title": "問い合わせの件名",
+    "inquiry.item_name": "商品名", "mall.label": "モールの表示名（【】の中）", "mall.name": "モール名",
+}
+
+
+def _placeholder_rows():
+    """[(placeholder, what it holds, its bracket aliases)] in declaration order."""
+    aliases = {}
+    for alias, target in mail_templates.ALIASES.items():
+        aliases.setdefault(target, []).append(f"[{alias}]")
+    return [(f"{ns}.{attr}", PLACEHOLDER_LABELS.get(f"{ns}.{attr}", ""), aliases.get(f"{ns}.{attr}", []))
+            for ns, attrs in mail_templates.PLACEHOLDERS.items() for attr in attrs]
+
 
 def _shop_or_404(code):
     return service.shop_by_code(code) or abort(404)
@@ -34,11 +54,11 @@ def mail_template_list():
     return render_template("admin/mail_templates.html", shops=shops, kinds=mail_templates.KINDS, saved=saved)
 
 
-def _edit_page(shop, kind, subject, body, errors=(), preview=None, status=200):
+def _edit_page(shop, kind, subject, body, errors=(), preview=None, status=200, action="save"):
     return render_template(
         "admin/mail_template_edit.html", shop=shop, kind=kind, spec=mail_templates.KINDS[kind], subject=subject,
-        body=body, errors=list(errors), preview=preview, placeholders=mail_templates.PLACEHOLDERS,
-        aliases=mail_templates.ALIASES, custom=mail_templates.find(shop.id, kind) is not None), status
+        body=body, errors=list(errors), preview=preview, placeholders=_placeholder_rows(), action=action,
+        custom=mail_templates.find(shop.id, kind) is not None), status
 
 
 @bp.route("/mail-templates/<shop_code>/<kind>", methods=["GET", "POST"])
@@ -63,7 +83,7 @@ def mail_template_edit(shop_code, kind):
     if action == "preview":
         rsubject, rbody, errors = _preview(shop, subject, body)
         preview = None if errors else {"subject": rsubject, "body": rbody}
-        return _edit_page(shop, kind, subject, body, errors, preview, 422 if errors else 200)
+        return _edit_page(shop, kind, subject, body, errors, preview, 422 if errors else 200, action="preview")
     try:
         mail_templates.save(shop.id, kind, subject, body, actor=current_user.email)
     except mail_templates.TemplateError as exc:

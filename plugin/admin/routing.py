@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from plugin import audit
-from plugin.admin import bp
+from plugin.admin import bp, menu_entry
 from plugin.extensions import db
 from plugin.invalid import InvalidInput
 from plugin.models import Shop
@@ -17,8 +17,10 @@ FIELDS = ("shop_id", "mall", "keyword", "inquiry_type", "address", "note")
 
 def _page(errors=None, values=None, probe=None, decision=None, status=200):
     shops = list(db.session.scalars(select(Shop).order_by(Shop.code)))
-    return render_template("admin/routing.html", rules=routing.rules(enabled_only=False), shops=shops,
-                           labels=MALL_LABELS, errors=errors or {}, values=values or {}, probe=probe,
+    return render_template("admin/routing.html", rules=routing.rules(enabled_only=False), labels=MALL_LABELS,
+                           shop_options=[("", "指定なし")] + [(str(s.id), s.name) for s in shops],
+                           mall_options=[("", "指定なし")] + list(MALL_LABELS.items()),
+                           errors=errors or {}, values=values or {}, probe=probe,
                            decision=decision, default=routing.default_address()), status
 
 
@@ -72,3 +74,4 @@ def routing_test():
                           body=request.form.get("body", ""), inquiry_type=request.form.get("inquiry_type", ""),
                           category=request.form.get("inquiry_type", ""))
     return _page(probe=probe, decision=routing.route(probe))
+menu_entry("admin.routing_rules", "振り分けルール")

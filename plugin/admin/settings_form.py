@@ -5,11 +5,14 @@ rendered with (`_orig_<key>`), so two admins saving the same page at once do not
 other's changes, and both land in the history. No Flask here: `form` is any mapping.
 """
 import dataclasses
+import re
 
 from plugin import settings
 from plugin.invalid import InvalidInput
 from plugin.settings import types as settings_types
 
+# `{url}`-style placeholders in help texts: shown as code the admin types, not as prose.
+_PLACEHOLDER = re.compile(r"(\{[a-z_]+\}(?:/[^\s。、）]*)?)")
 ORIG = "_orig_"
 CLEAR = "__clear"
 INPUT_TYPES = {"str": "text", "int": "text", "email": "email", "url": "url", "emails": "text", "senders": "text",
@@ -41,6 +44,12 @@ class Field:
     @property
     def choices(self):
         return [c if isinstance(c, (tuple, list)) else (c, c) for c in (self.decl.choices or ())]
+
+    @property
+    def help_parts(self):
+        """The help text as [(text, is_code)]: placeholders such as {inbox_id} are code to type."""
+        parts = _PLACEHOLDER.split(self.decl.help or "")
+        return [(part, i % 2 == 1) for i, part in enumerate(parts) if part]
 
     @property
     def placeholder(self):

@@ -1,8 +1,6 @@
 """The demo's local mailbox: an SMTP sink (aiosmtpd) that keeps every mail as a file, and a page
 that shows them, so a newcomer running `make run` can watch mail arrive "in the helpdesk"."""
 import asyncio
-import email
-import email.policy
 import os
 import re
 import signal
@@ -15,6 +13,9 @@ from aiosmtpd.controller import Controller
 from flask import Blueprint, abort, current_app, render_template
 from flask.cli import with_appcontext
 from flask_login import login_required
+
+from plugin import smtp
+from plugin.demo import mailview
 
 bp = Blueprint("mailbox", __name__, url_prefix="/demo/mailbox")
 _NAME = re.compile(r"^[0-9]{6,}-[0-9a-f]{8}\.eml$")
@@ -54,29 +55,21 @@ class SinkHandler:
             self.count += 1
 
 
-def _summary(path):
-    with open(path, "rb") as fh:
-        msg = email.message_from_binary_file(fh, policy=email.policy.default)
-    body = msg.get_body(preferencelist=("plain", "html"))
-    text = body.get_content() if body is not None else ""
-    return {
-        "id": os.path.basename(path),
-        "subject": str(msg.get("Subject", "")),
-        "from": str(msg.get("From", "")),
-        "to": ", ".join(msg.get_all("X-Envelope-To", [])),
-        "date": str(msg.get("Date", "")),
-        "headers": [(k, str(v)) for k, v in msg.items() if not k.startswith("X-Envelope")],
-        "body": text,
-        "attachments": [part.get_filename() for part in msg.iter_attachments()],
-    }
-
-
 def list_mail(folder, limit=200):
-    """Newest first: the summaries of the latest `limit` stored mails."""
+    """Newest first: the latest `limit` stored mails, read defensively (plugin.demo.mailview)."""
     if not os.path.isdir(folder):
         return []
     names = sorted((n for n in os.listdir(folder) if _NAME.match(n)), reverse=True)[:limit]
-    return [_summary(os.path.join(folder, n)) for n in names]
+    return [mailview.read(os.path.join(folder, n), n) for n in names]
+
+
+def _smtp_address():
+    """host:port where the app sends mail (the sink listens there in the demo)."""
+    try:
+        config = smtp.parse_smtp_url(current_app.config.get("SMTP_URL"))
+    except smtp.SmtpUrlError:
+        return None
+    return f"{config.host}:{config.port}"
 
 
 @bp.before_request
@@ -88,18 +81,22 @@ def _demo_only():
 @bp.route("/")
 @login_required
 def index():
-    """The demo mailbox, newest mail first."""
-    return render_template("mailbox.html", mails=list_mail(mailbox_dir()), selected=None)
+    """The demo mailbox: conversations newest first, replies nested under what they answer."""
+    mails = list_mail(mailbox_dir())
+    return render_template("mailbox.html", threads=mailview.threads(mails), count=len(mails), selected=None,
+                           smtp_address=_smtp_address())
 
 
 @bp.route("/<name>")
 @login_required
 def show(name):
-    """One stored mail with its headers and text."""
+    """One stored mail with its headers and text, above the conversations."""
     if not _NAME.match(name) or not os.path.exists(os.path.join(mailbox_dir(), name)):
         abort(404)
-    return render_template("mailbox.html", mails=list_mail(mailbox_dir()),
-                           selected=_summary(os.path.join(mailbox_dir(), name)))
+    mails = list_mail(mailbox_dir())
+    return render_template("mailbox.html", threads=mailview.threads(mails), count=len(mails),
+                           selected=mailview.read(os.path.join(mailbox_dir(), name), name),
+                           smtp_address=_smtp_address())
 
 
 @click.command("mailbox")

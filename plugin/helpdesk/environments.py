@@ -215,8 +215,17 @@ def update_environment(name, values, actor=None):
 
 
 def activate(name, actor=None):
-    """Make `name` the active environment."""
-    environment(name)
+    """Make `name` the active environment; InvalidInput naming the missing fields while it is incomplete.
+
+    Complete for activation means URL, inbox ID *and* forwarding address: without the forwarding
+    address, mall and form mail would silently stop reaching the inbox, and without URL and inbox
+    ID the member pages lose their inbox button. Nothing changes when refused.
+    """
+    env = environment(name)
+    if env.missing:
+        fields = "」「".join(env.missing)
+        raise InvalidInput({"active": f"{env.label}は「{fields}」が未設定のため、使用する環境にできません。"
+                                      f"先に{env.label}の設定を保存してください。"})
     return settings.set_value("helpdesk.active", name, actor=actor)
 
 

@@ -1,4 +1,6 @@
-"""Read side of the outbox for the admin UI and CLI: pages of rows, counts, message preview."""
+"""Read side of the outbox for the admin UI and CLI: pages of rows, counts, message preview, the
+Japanese labels of kinds, and the id lists of a release (what an admin approved, to show after)."""
+import re
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -10,6 +12,30 @@ from plugin.outbox.models import STATES, OutboxAttempt, OutboxMessage
 
 PER_PAGE = 50
 PREVIEW_CHARS = 20000
+# What each `kind` of mail is, for shop staff (the codes stay internal).
+KIND_LABELS = {
+    "mall": "モールの問い合わせ",
+    "form_shop": "フォーム：店舗への通知",
+    "form_ack": "フォーム：お客様への自動返信",
+    "reply_bounce": "返信の差し戻し（担当者宛て）",
+    "reminder": "期限切れの予告（管理者宛て）",
+    "mail": "その他のメール",
+}
+_ID_RANGES = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+MAX_RANGE_IDS = 100_000
+
+
+def kind_label(kind):
+    """Japanese name of a mail kind; an unknown kind is "その他のメール", never its code."""
+    return KIND_LABELS.get(kind) or KIND_LABELS["mail"]
+
+
+def attempts_shown(row):
+    """Delivery attempts as the admin reads them: a sent mail was tried at least once.
+
+    Rows sent before the count included the successful attempt say 0; they show 1."""
+    attempts = row.attempts or 0
+    return max(attempts, 1) if row.state == "sent" else attempts
 
 
 @dataclass
@@ -35,6 +61,66 @@ def page_of(state=None, page=1, per_page=PER_PAGE):
     rows = db.session.scalars(query.order_by(OutboxMessage.id.desc())
                               .offset((page - 1) * per_page).limit(per_page)).all()
     return Page(rows=rows, page=page, pages=pages, total=total)
+
+
+def page_of_ids(ids, page=1, per_page=PER_PAGE):
+    """The rows with these ids (e.g. one release), newest first, paged like page_of."""
+    newest_first = sorted(set(ids), reverse=True)
+    pages = max(1, -(-len(newest_first) // per_page))
+    page = min(max(1, page), pages)
+    chunk = newest_first[(page - 1) * per_page:page * per_page]
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(chunk))
+                              .order_by(OutboxMessage.id.desc())).all() if chunk else []
+    return Page(rows=rows, page=page, pages=pages, total=len(newest_first))
+
+
+def counts_of_ids(ids):
+    """{state: number} among the rows with these ids (states with none left out)."""
+    found = {}
+    ids = list(ids)
+    for start in range(0, len(ids), 1000):  # stay below every database's bound-parameter limit
+        chunk = ids[start:start + 1000]
+        for state, n in db.session.execute(select(OutboxMessage.state, func.count(OutboxMessage.id))
+                                           .where(OutboxMessage.id.in_(chunk)).group_by(OutboxMessage.state)):
+            found[state] = found.get(state, 0) + n
+    return {s: found[s] for s in STATES if found.get(s)}
+
+
+def staged_ids(upto=None):
+    """Ids of the staged rows (those with id <= upto when given), oldest first."""
+    query = select(OutboxMessage.id).where(OutboxMessage.state == "staged")
+    if upto is not None:
+        query = query.where(OutboxMessage.id <= upto)
+    return list(db.session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def encode_ids(ids):
+    """Ids as compact ranges, "3-40,42": a backfill's rows are nearly consecutive."""
+    out, ids = [], sorted(set(ids))
+    start = prev = None
+    for i in ids + [None]:
+        if start is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = i
+    return ",".join(out)
+
+
+def decode_ids(text):
+    """The ids of encode_ids(), or None when `text` is not such a list (or names absurdly many)."""
+    text = (text or "").strip()
+    if not _ID_RANGES.match(text):
+        return None
+    ids = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        first, last = int(first), int(last or first)
+        if last < first or len(ids) + last - first >= MAX_RANGE_IDS:
+            return None
+        ids.extend(range(first, last + 1))
+    return ids
 
 
 def counts():

@@ -8,7 +8,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_admin_switches_helpdesk_environments(app, auth, live_server, page):
-    """No button at first; demo env set in the form → button with the right link; empty production active → gone."""
+    """No button at first; demo env set in the form → button with the right link; an empty production is
+    refused with the missing fields named; completed, it takes over the button."""
     member = factories.make_member(customer_code="C-2001", name="佐藤 一郎", emails=("ichiro@example.jp",))
     member_url = f"{live_server}/members/{member.id}"
 
@@ -51,11 +52,26 @@ def test_admin_switches_helpdesk_environments(app, auth, live_server, page):
 
     page.goto(f"{live_server}/admin/helpdesk")
     screenshot(page, "admin-helpdesk.png")
+    # An empty production environment is refused with the missing fields named; demo stays in use.
     page.click("#activate-production")
     page.wait_for_load_state()
-    assert "受信箱ボタンは表示されません" in page.inner_text("main")
+    refusal = page.inner_text("#activate-production-error")
+    assert "ヘルプデスクのURL" in refusal and "受信箱の転送用アドレス" in refusal
+    assert page.locator("#activate-production-error").is_visible()
+    screenshot(page, "admin-helpdesk-refused.png")
+
+    # Once complete, production can be used, and the member page follows it.
+    form = page.locator("#form-production")
+    form.locator('input[name="helpdesk.production.url"]').fill("https://shop.relationapp.jp")
+    form.locator('input[name="helpdesk.production.inbox_id"]').fill("5")
+    form.locator('input[name="helpdesk.production.forward_to"]').fill("inbox@mail.relationapp.jp")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    page.click("#activate-production")
+    page.wait_for_load_state()
+    assert "本番環境を使用中にしました" in page.inner_text("main")
 
     page.goto(member_url)
-    assert page.locator("#inbox-button").count() == 0
+    assert page.locator("#inbox-button").get_attribute("href") == "https://shop.relationapp.jp/tickets/#/5/tickets/open/p1"
     assert "デモ環境のヘルプデスクが有効です" not in page.inner_text("body")
-    screenshot(page, "member-no-inbox-button.png")
+    screenshot(page, "member-inbox-button-production.png")

@@ -1,9 +1,11 @@
-"""Send history in the admin console: list, filter, pages, detail and the POST actions."""
+"""Send history in the admin console: list, filter, pages, detail, the POST actions and the release of
+a staged backfill (dashboard card, confirmation, result)."""
+import re
 from email.message import EmailMessage
 
 from plugin import outbox, settings
 from plugin.extensions import db
-from plugin.outbox import OutboxAttempt, OutboxMessage
+from plugin.outbox import OutboxAttempt, OutboxMessage, history
 from tests.conftest import csrf_token
 from tests.outbox.conftest import make_mail
 
@@ -140,3 +142,53 @@ def test_detail_shows_a_clean_success(auth, client, app, smtp_server, smtp_url):
     Runner(SmtpConnection(parse_smtp_url(smtp_url))).run(once=True)
     html = client.get(f"/admin/outbox/{oid}").get_data(as_text=True)
     assert "送信成功" in html and "まだ送信されていません" not in html
+
+
+def test_dashboard_shows_the_staged_backfill_with_a_release_button(auth, client):
+    """Staged mail is announced on the dashboard with its count and a button to the confirmation page."""
+    _login_admin(auth)
+    assert 'id="staged-backfill"' not in client.get("/admin/").get_data(as_text=True)
+    for _ in range(3):
+        outbox.enqueue(make_mail(), staged=True, kind="mall")
+    db.session.commit()
+    html = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r'id="staged-count">3件<', html)
+    assert re.search(r'id="staged-release" href="/admin/outbox/release"', html)
+
+
+def test_release_asks_first_then_shows_what_was_sent(auth, client, runner, smtp_sink):
+    """The confirmation lists the staged mails; releasing sends only those shown, then a page follows them to 送信済み."""
+    _login_admin(auth)
+    shown = [outbox.enqueue(make_mail(subject=f"過去の問い合わせ{i}"), staged=True, kind="mall").id for i in range(3)]
+    db.session.commit()
+    confirm = client.get("/admin/outbox/release").get_data(as_text=True)
+    assert "3 件を送信する" in confirm and all(f"過去の問い合わせ{i}" in confirm for i in range(3))
+    later = outbox.enqueue(make_mail(subject="確認のあとに届いた"), staged=True, kind="mall").id
+    db.session.commit()
+    upto = re.search(r'name="upto" value="(\d+)"', confirm).group(1)
+    resp = client.post("/admin/outbox/release-all", data={"csrf_token": csrf_token(confirm), "upto": upto})
+    assert resp.status_code == 302 and "/admin/outbox/released?ids=" in resp.headers["Location"]
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, later).state == "staged"  # not shown, not released
+    result = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "3 件の送信を承認しました" in result and re.search(r"送信待ち</span> 3 件", result)
+    assert "確認のあとに届いた" not in result
+    assert runner.invoke(args=["outbox", "run", "--once"]).exit_code == 0
+    done = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"送信済み</span> 3 件", done) and "すべての処理が終わりました" in done
+    assert len(smtp_sink.messages) == 3 and set(shown) == set(history.decode_ids(
+        resp.headers["Location"].split("ids=")[1]))
+
+
+def test_released_page_refuses_a_bad_id_list(auth, client):
+    """Only a list like 3-40,42 is read; anything else is a 400 page, never a 500."""
+    _login_admin(auth)
+    for bad in ("abc", "5-1", "1-99999999", "", "1,,2"):
+        assert client.get(f"/admin/outbox/released?ids={bad}").status_code == 400
+
+
+def test_id_lists_round_trip_as_ranges():
+    """Consecutive ids collapse into ranges and come back unchanged."""
+    assert history.encode_ids([7, 3, 4, 5, 9, 10, 12]) == "3-5,7,9-10,12"
+    assert history.decode_ids("3-5,7,9-10,12") == [3, 4, 5, 7, 9, 10, 12]
+    assert history.encode_ids([]) == "" and history.decode_ids("x") is None
