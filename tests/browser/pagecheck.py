@@ -17,7 +17,7 @@ from sync.replies.models import JOB_STATE_LABELS, MAIL_STATE_LABELS
 
 # Endpoints that are not staff pages: files, machine interfaces, the public form, leaving.
 NOT_PAGES = {"static", "health.healthz", "health.metrics_view", "api.members", "api.orders", "auth.logout",
-             "admin.audit_csv", "forms.form", "admin.mail_template_preview"}
+             "admin.audit_csv", "forms.form", "forms.thanks", "admin.mail_template_preview"}  # forms: customers
 _URL = re.compile(r"\b(?:https?|mailto):\S+")
 _EMAIL = re.compile(r"[\w.+-]*@[\w.-]+")
 _SNAKE = re.compile(r"(?<![\w/.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])")
