@@ -1,0 +1,118 @@
+"""Lookups by the customer of a mall inquiry: a signed relay address (`r+…@REPLY_DOMAIN`) or, in the
+`customer` from_mode, Rakuten's masked address, which is then the ticket's address. No Flask: the
+reply domain and the signing secret are passed in.
+
+A relay address names a mall account and one customer key of it (sync.identity reads and checks
+it); a masked address is stored on the inquiries it wrote. The seeks here find those inquiries
+(only of an enabled account: a disabled account's addresses resolve to nobody), the orders they
+name (Rakuten order number, Yahoo! order ID, in the account's shop) and the orders that carry the
+customer's masked address; lookups.keys turns them into search keys like any other parameter.
+"""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, select, true, union
+
+from lookups.models import Member, Order
+from lookups.params import LookupQuery
+from lookups.results import InquiryInfo, OrderInfo, ShopInfo
+from sync import identity, malls
+from sync.messages import MallMessage
+from sync.models import MallAccount, MallInquiry
+
+# Rakuten hands out masked addresses under this domain (…@pc.fw.rakuten.ne.jp).
+RAKUTEN_MASKED = "fw.rakuten.ne.jp"
+_ACCOUNT = bindparam("relay_account")
+_CUSTOMER = bindparam("relay_customer")
+_MALL = bindparam("relay_mall")
+_MASKED = bindparam("masked_address")
+_MASKED_NORM = bindparam("email_norm")
+
+
+def resolve(q: LookupQuery, domain: str, secret: str) -> str | None:
+    """Set `q.relay` when `q.email` is a valid relay address of ours; returns what the address named,
+    in words for the audit log (None when it is no address of our reply domain).
+
+    A forged or altered address keeps `q.relay` unset: it stays an e-mail nobody has, a plain no-match.
+    """
+    if not q.email_norm or not q.email_norm.endswith("@" + domain.lower()):
+        return None
+    found = identity.read_reply_address(q.email_norm, domain=domain, secret=secret)
+    if found is None:
+        return "返信用アドレス: 署名が一致しません（該当なし）"
+    q.relay = found
+    return f"返信用アドレス: {malls.label(found.mall)} アカウント{found.account_id} のお客様 {found.customer_key}"
+
+
+def relay_values(q: LookupQuery) -> dict[str, Any]:
+    """The placeholders of the relay seeks."""
+    return {"relay_mall": q.relay.mall, "relay_account": q.relay.account_id, "relay_customer": q.relay.customer_key}
+
+
+def is_masked(q: LookupQuery) -> bool:
+    """Whether the looked-up e-mail is a Rakuten masked address (the ticket's address in `customer` mode)."""
+    return q.relay is None and bool(q.email_norm) and q.email_norm.endswith(RAKUTEN_MASKED)
+
+
+def masked_values(q: LookupQuery) -> dict[str, Any]:
+    """The placeholders of the masked-address seeks (as sent and normalised: stored as Rakuten sent it)."""
+    return {"masked_address": q.email, "email_norm": q.email_norm}
+
+
+def _enabled(stmt: Select[Any]) -> Select[Any]:
+    return stmt.join(MallAccount, MallAccount.id == MallInquiry.account_id).where(MallAccount.enabled == true())
+
+
+def by_relay() -> Select[Any]:
+    """Ids of the inquiries of the relay address's customer: one seek on (account_id, customer)."""
+    return _enabled(select(MallInquiry.id).where(MallInquiry.account_id == _ACCOUNT, MallInquiry.customer == _CUSTOMER,
+                                                 MallAccount.mall == _MALL))
+
+
+def by_masked() -> Select[Any]:
+    """Ids of the inquiries written from the masked address (index on customer_address)."""
+    return _enabled(select(MallInquiry.id).where(MallInquiry.customer_address.in_([_MASKED, _MASKED_NORM])))
+
+
+def orders_of(inquiry_ids: Select[Any]) -> list[Select[Any]]:
+    """Order ids the inquiries lead to: by order number in the account's shop, and by masked address."""
+    inquiries = (select(MallInquiry.order_number, MallInquiry.customer_address, MallAccount.shop_id)
+                 .join(MallAccount, MallAccount.id == MallInquiry.account_id)
+                 .where(MallInquiry.id.in_(inquiry_ids)).subquery())
+    by_number = select(Order.id).join(inquiries, (Order.shop_id == inquiries.c.shop_id)
+                                      & (Order.order_number == inquiries.c.order_number))
+    # Masked addresses are lower-case ASCII; email_norm is the lower-cased address.
+    by_address = select(Order.id).where(Order.email_norm.in_(select(func.lower(inquiries.c.customer_address))))
+    return [by_number, by_address]
+
+
+def members_of(inquiry_ids: Select[Any]) -> Select[Any]:
+    """Ids of the members who placed those orders."""
+    return (select(Member.id)
+            .join(Order, (Order.shop_id == Member.shop_id) & (Order.customer_code == Member.customer_code))
+            .where(Order.id.in_(union(*orders_of(inquiry_ids)))))
+
+
+_TYPE = re.compile(r"^【[^】]*】\s*(\S+)")
+
+
+def inquiry_info(d: dict[str, Any], shop: ShopInfo, when, orders: list[OrderInfo]) -> InquiryInfo:
+    """An inquiry document of the lookup statement as an InquiryInfo, with the mall's back-office links
+    and the order it names among `orders` (same shop and number)."""
+    state = {"posted": "completed", None: "open"}.get(d["completion"], "completing")
+    account = SimpleNamespace(rakuten_shop_id=d["rakuten_shop_id"], seller_id=d["seller_id"])
+    msg = MallMessage(mall=d["mall"], inquiry_id=d["inquiry_id"], message_id="", sender="customer", text="",
+                      order_number=d["order_number"])
+    try:
+        links = malls.get(d["mall"]).links(account, msg)
+    except KeyError:  # a mall this version no longer knows: the inquiry is still shown
+        links = {}
+    kind = _TYPE.match(d["subject"] or "")
+    order = next((o for o in orders if d["order_number"] and o.order_number == d["order_number"]
+                  and o.shop.id == shop.id), None)
+    return InquiryInfo(d["id"], shop, d["mall"], malls.label(d["mall"]), d["account_id"], d["inquiry_id"],
+                       d["subject"], kind.group(1) if kind else None, d["customer_name"], d["customer_address"],
+                       d["order_number"], when(d["started_at"]), state, links, order)
