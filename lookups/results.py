@@ -123,6 +123,17 @@ class SearchResult:
     inquiries: list[InquiryInfo] = field(default_factory=list)
 
     @property
+    def inquiry_orders(self) -> list[InquiryInfo]:
+        """The newest inquiry naming each known order, newest first (the order shown once)."""
+        seen: set[int] = set()
+        found = []
+        for inquiry in self.inquiries:
+            if inquiry.order is not None and inquiry.order.id not in seen:
+                seen.add(inquiry.order.id)
+                found.append(inquiry)
+        return found
+
+    @property
     def count(self) -> int:
         """How many results of the asked kind (what the audit log records)."""
         return len(self.members) if self.kind == "members" else len(self.orders)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from plugin.extensions import db
 from plugin.models import AuditLog
 from sync.models import MallAccount
+from sync.replies import queue
 from tests import factories
 from tests.sync.helpers import deliver_rakuten, deliver_yahoo, reply_address
 
@@ -82,3 +83,96 @@ def test_relay_address_of_a_disabled_account_finds_nobody(hanako, mall, client, 
     auth.login()
     found = _json(client, "members", reply_address(mail))
     assert found["members"] == [] and found["inquiries"] == []
+
+
+def _audit_rows():
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditLog).where(AuditLog.action.like("lookup.%")).order_by(AuditLog.id)))
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/lookup/members"), ("POST", "/lookup/members"), ("PUT", "/lookup/orders"),
+    ("GET", "/default/admin_relation_member_search.html"), ("POST", "/default/admin_relation_order_search.html"),
+    ("PUT", "/default/admin_relation_member_search.html"),
+])
+def test_every_lookup_kind_and_method_accepts_the_relay_address(hanako, mall, client, auth, method, path):
+    """GET, POST and PUT, the lookups and their ebisumart-style aliases, in JSON and HTML: the same customer."""
+    _, mail, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    auth.login()
+    data = {"email": reply_address(mail)}
+    if method == "GET":
+        r = client.get(path, query_string={**data, "format": "json"})
+        page = client.get(path, query_string=data)
+    else:
+        r = client.open(path, method=method, data=data, headers={"Accept": "application/json"})
+        page = client.open(path, method=method, data=data)
+    assert r.status_code == 200 and r.get_json()["inquiries"][0]["inquiry_id"] == number
+    assert page.status_code == 200 and number in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "shift_jis", "euc-jp"])
+def test_relay_address_in_every_charset_and_unencoded_plus(hanako, mall, client, auth, charset):
+    """The address is ASCII: it resolves in every charset, also when the helpdesk did not encode '+'."""
+    _, mail, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    auth.login()
+    address = reply_address(mail)
+    r = client.get(f"/lookup/members?email={address}&charset={charset}&format=json")  # '+' arrives as a space
+    assert r.get_json()["inquiries"][0]["inquiry_id"] == number
+    assert [m["customer_code"] for m in r.get_json()["members"]] == ["R100"]
+
+
+def test_the_audit_row_names_what_the_relay_address_resolved_to(hanako, mall, client, auth):
+    """The audit row of a relay lookup says which mall account and customer the address named."""
+    account, mail, _ = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    auth.login()
+    _json(client, "members", reply_address(mail))
+    _json(client, "members", reply_address(mail).replace("@", "x@"))
+    resolved, forged = _audit_rows()[-2:]
+    assert f"楽天 アカウント{account.id}" in resolved.detail and resolved.result_count == 1
+    assert "署名が一致しません" in forged.detail and forged.result_count == 0
+
+
+def test_yahoo_relay_address_finds_the_order_by_its_order_id(sync_app, mall, client, auth):
+    """A Yahoo! question's relay address leads to the order its order ID names, and to its member."""
+    factories.make_member("Y1", emails=("jiro@example.jp",), name="佐藤 次郎", name_kana="サトウ ジロウ")
+    factories.make_order("mallbridge-demo-10000042", customer_code="Y1", email="jiro@example.jp", mall="yahoo")
+    _, mail, topic = deliver_yahoo(mall, order_id="mallbridge-demo-10000042")
+    auth.login()
+    found = _json(client, "members", reply_address(mail))
+    assert [m["customer_code"] for m in found["members"]] == ["Y1"]
+    [inquiry] = found["inquiries"]
+    assert inquiry["inquiry_id"] == topic and inquiry["mall"] == "yahoo"
+    assert inquiry["order"]["order_number"] == "mallbridge-demo-10000042"
+    assert "mallbridge-demo" in inquiry["url"]
+
+
+def test_in_customer_mode_the_masked_address_resolves_the_same_way(hanako, mall, client, auth):
+    """With from_mode customer the ticket shows Rakuten's masked address: it finds the inquiry and its order too."""
+    _, _, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    auth.login()
+    found = _json(client, "members", MASKED.upper())
+    assert [m["customer_code"] for m in found["members"]] == ["R100"]
+    assert [i["inquiry_id"] for i in found["inquiries"]] == [number]
+    assert found["inquiries"][0]["order"]["order_number"] == ORDER
+
+
+def test_an_inquiry_the_agent_completed_shows_as_completed(hanako, mall, client, auth):
+    """State: open until an agent's completion is queued (完了処理中), completed once posted (完了)."""
+    account, mail, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    auth.login()
+    job = queue.enqueue_complete(account.id, number, actor="agent@example.jp")
+    db.session.commit()
+    assert _json(client, "members", reply_address(mail))["inquiries"][0]["state"] == "completing"
+    job.state = "posted"
+    db.session.commit()
+    inquiry = _json(client, "members", reply_address(mail))["inquiries"][0]
+    assert inquiry["state"] == "completed" and inquiry["state_label"] == "完了"
+
+
+def test_a_customer_without_member_or_order_still_shows_the_inquiry(sync_app, mall, client, auth):
+    """No order known: the inquiry alone, with empty member and order lists."""
+    _, mail, number = deliver_rakuten(mall)
+    auth.login()
+    found = _json(client, "orders", reply_address(mail))
+    assert found["orders"] == [] and found["inquiries"][0]["inquiry_id"] == number
+    assert found["inquiries"][0]["order"] is None
