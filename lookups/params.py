@@ -50,8 +50,9 @@ class LookupQuery:
 
 
 _RAW_HIGH = re.compile(rb"[\x80-\xff]")
-# Control characters are never part of an address, phone or code; PostgreSQL refuses NUL outright.
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# Control characters are never part of an address, phone, code or name; PostgreSQL refuses NUL
+# outright, and lone surrogates (JSON "\ud800") cannot be encoded for the database at all.
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def quote_raw(raw):

@@ -38,7 +38,7 @@ def _json(client, kind, address, **extra):
 def test_relay_address_finds_inquiry_order_and_member(hanako, mall, client, auth):
     """The ticket's relay address answers with the inquiry (number, state, mall link), the order it
     names with items and shipping, the member of that order and the orders with the masked address."""
-    account, mail, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    _account, mail, number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
     address = reply_address(mail)
     auth.login()
     members = _json(client, "members", address)
