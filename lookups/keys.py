@@ -31,8 +31,8 @@ class SearchKey:
     `members(shop)` and `orders(shop)` build selects of member ids and order ids (placeholders
     only; `shop` says whether the lookup is limited to one shop, bound as SHOP_ID). `values(q)`
     gives the placeholders' values. With `member_orders`, an order lookup also lists every order
-    of the members this key finds (placed under another address or phone). `inquiries()` (relay
-    and masked addresses) selects the ids of the mall inquiries the key finds; `when(q)` replaces
+    of the members this key finds (placed under another address or phone). `inquiries` (relay and
+    masked addresses) finds the mall inquiries of a customer and their orders; `when(q)` replaces
     the default test (the query names the parameter `name`).
     """
     name: str
@@ -40,7 +40,7 @@ class SearchKey:
     orders: Callable[[bool], list[Select[Any]]]
     values: Callable[[LookupQuery], dict[str, Any]]
     member_orders: bool = False
-    inquiries: Callable[[], Select[Any]] | None = None
+    inquiries: relay.Seeks | None = None
     when: Callable[[LookupQuery], bool] | None = None
 
     def given(self, q: LookupQuery) -> bool:
@@ -164,11 +164,11 @@ NAME = SearchKey(
 
 RELAY = SearchKey(
     "relay",
-    members=lambda shop: [relay.members_of(relay.by_relay())],
-    orders=lambda shop: relay.orders_of(relay.by_relay()),
+    members=lambda shop: [relay.BY_RELAY.member_ids()],
+    orders=lambda shop: [relay.BY_RELAY.order_ids()],
     values=relay.relay_values,
     member_orders=True,
-    inquiries=relay.by_relay,
+    inquiries=relay.BY_RELAY,
     when=lambda q: q.relay is not None,
 )
 
@@ -176,11 +176,11 @@ RELAY = SearchKey(
 # the orders that carry it; this one adds the inquiries written from it and the orders they name.
 MASKED = SearchKey(
     "masked",
-    members=lambda shop: [relay.members_of(relay.by_masked())],
-    orders=lambda shop: relay.orders_of(relay.by_masked()),
+    members=lambda shop: [relay.BY_MASKED.member_ids()],
+    orders=lambda shop: [relay.BY_MASKED.order_ids()],
     values=relay.masked_values,
     member_orders=True,
-    inquiries=relay.by_masked,
+    inquiries=relay.BY_MASKED,
     when=relay.is_masked,
 )
 

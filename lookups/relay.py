@@ -14,7 +14,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, true, union
+from sqlalchemy import Select, bindparam, func, select, true, union_all
 
 from lookups.models import Member, Order
 from lookups.params import LookupQuery
@@ -30,6 +30,8 @@ _CUSTOMER = bindparam("relay_customer")
 _MALL = bindparam("relay_mall")
 _MASKED = bindparam("masked_address")
 _MASKED_NORM = bindparam("email_norm")
+INQUIRY_FIELDS = ("id", "inquiry_id", "account_id", "subject", "customer_name", "customer_address", "order_number",
+                  "started_at")
 
 
 def resolve(q: LookupQuery, domain: str, secret: str) -> str | None:
@@ -62,26 +64,18 @@ def masked_values(q: LookupQuery) -> dict[str, Any]:
     return {"masked_address": q.email, "email_norm": q.email_norm}
 
 
-def _enabled(stmt: Select[Any]) -> Select[Any]:
-    return stmt.join(MallAccount, MallAccount.id == MallInquiry.account_id).where(MallAccount.enabled == true())
+def _inquiries(condition, name: str):
+    """The inquiries of an enabled account matching `condition`, as a CTE: every seek of the lookup
+    (its members, its orders, the inquiry list) reads the one set (PostgreSQL computes it once)."""
+    return (select(*(MallInquiry.__table__.c[f] for f in INQUIRY_FIELDS), MallAccount.shop_id, MallAccount.mall,
+                   MallAccount.rakuten_shop_id, MallAccount.seller_id)
+            .join(MallAccount, MallAccount.id == MallInquiry.account_id)
+            .where(condition, MallAccount.enabled == true())
+            .cte(name))
 
 
-def by_relay() -> Select[Any]:
-    """Ids of the inquiries of the relay address's customer: one seek on (account_id, customer)."""
-    return _enabled(select(MallInquiry.id).where(MallInquiry.account_id == _ACCOUNT, MallInquiry.customer == _CUSTOMER,
-                                                 MallAccount.mall == _MALL))
-
-
-def by_masked() -> Select[Any]:
-    """Ids of the inquiries written from the masked address (index on customer_address)."""
-    return _enabled(select(MallInquiry.id).where(MallInquiry.customer_address.in_([_MASKED, _MASKED_NORM])))
-
-
-def orders_of(inquiry_ids: Select[Any]) -> list[Select[Any]]:
+def orders_of(inquiries) -> list[Select[Any]]:
     """Order ids the inquiries lead to: by order number in the account's shop, and by masked address."""
-    inquiries = (select(MallInquiry.order_number, MallInquiry.customer_address, MallAccount.shop_id)
-                 .join(MallAccount, MallAccount.id == MallInquiry.account_id)
-                 .where(MallInquiry.id.in_(inquiry_ids)).subquery())
     by_number = select(Order.id).join(inquiries, (Order.shop_id == inquiries.c.shop_id)
                                       & (Order.order_number == inquiries.c.order_number))
     # Masked addresses are lower-case ASCII; email_norm is the lower-cased address.
@@ -89,11 +83,31 @@ def orders_of(inquiry_ids: Select[Any]) -> list[Select[Any]]:
     return [by_number, by_address]
 
 
-def members_of(inquiry_ids: Select[Any]) -> Select[Any]:
-    """Ids of the members who placed those orders."""
-    return (select(Member.id)
-            .join(Order, (Order.shop_id == Member.shop_id) & (Order.customer_code == Member.customer_code))
-            .where(Order.id.in_(union(*orders_of(inquiry_ids)))))
+class Seeks:
+    """The inquiries one kind of address finds and the orders they lead to, each a CTE built once (the
+    placeholders are bound per lookup), so a statement that names them several times reads them once."""
+
+    def __init__(self, condition, name: str) -> None:
+        self.found = _inquiries(condition, f"{name}_inquiries")
+        # UNION ALL: the ids only feed IN (…), where a repeated id costs nothing, a de-duplication does.
+        self.orders_found = union_all(*orders_of(self.found)).cte(f"{name}_orders")
+
+    def order_ids(self) -> Select[Any]:
+        """Ids of the orders the inquiries name or that carry their masked address."""
+        return select(self.orders_found.c.id)
+
+    def member_ids(self) -> Select[Any]:
+        """Ids of the members who placed those orders."""
+        return (select(Member.id)
+                .join(Order, (Order.shop_id == Member.shop_id) & (Order.customer_code == Member.customer_code))
+                .where(Order.id.in_(self.order_ids())))
+
+
+# The relay address names (mall, account, customer key): one seek on (account_id, customer).
+BY_RELAY = Seeks((MallInquiry.account_id == _ACCOUNT) & (MallInquiry.customer == _CUSTOMER)
+                 & (MallAccount.mall == _MALL), "relay")
+# A masked address is stored on the inquiries it wrote (index on customer_address).
+BY_MASKED = Seeks(MallInquiry.customer_address.in_([_MASKED, _MASKED_NORM]), "masked")
 
 
 _TYPE = re.compile(r"^【[^】]*】\s*(\S+)")

@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from lookups import keys, relay
 from lookups.models import Member, MemberEmail, MemberPhone, Order, OrderItem
 from plugin.models import AuditLog, Shop
-from sync.models import MallAccount, MallInquiry
 from sync.replies.models import ReplyJob
 
 MEMBER_LIMIT = 200
@@ -56,37 +55,33 @@ def member_ids(given: Iterable[keys.SearchKey], shop: bool):
     return _ids([s for key in given for s in key.members(shop)])
 
 
-def inquiry_ids(given: Iterable[keys.SearchKey]):
-    """Ids of the mall inquiries the keys find (relay and masked addresses), or None."""
-    selects = [key.inquiries() for key in given if key.inquiries]
-    return _ids(selects) if selects else None
+def inquiry_seeks(given: Iterable[keys.SearchKey]):
+    """The inquiry seeks of the keys (relay and masked addresses: at most one per lookup), or None."""
+    return next((key.inquiries for key in given if key.inquiries), None)
 
 
-def inquiries(ids, dialect: str):
-    """The inquiries `ids` selects as one JSON array, newest first (at most INQUIRY_LIMIT), each with
-    its account's mall and store IDs (for the back-office link), its shop and its completion."""
+def inquiries(found, dialect: str):
+    """The inquiries of the CTE `found` (lookups.relay.Seeks) as one JSON array, newest first (at most
+    INQUIRY_LIMIT), each with its account's mall and store IDs (back-office links), shop and completion."""
     completion = (select(ReplyJob.state)
-                  .where(ReplyJob.account_id == MallInquiry.account_id, ReplyJob.inquiry_id == MallInquiry.inquiry_id,
+                  .where(ReplyJob.account_id == found.c.account_id, ReplyJob.inquiry_id == found.c.inquiry_id,
                          ReplyJob.kind == literal_column("'complete'"),
                          # Literals, not an expanding IN: PostgreSQL runs the compiled text as it is.
                          ReplyJob.state.in_([literal_column(f"'{state}'") for state in COMPLETION_STATES]))
-                  .order_by(ReplyJob.id.desc()).limit(1).scalar_subquery())
-    fields = {f: MallInquiry.__table__.c[f] for f in ("id", "inquiry_id", "account_id", "subject", "customer_name",
-                                                        "customer_address", "order_number", "started_at")}
+                  .order_by(ReplyJob.id.desc()).limit(1).correlate(found).scalar_subquery())
     rows = (select(_object(dialect, {
-        **fields, "mall": MallAccount.mall, "rakuten_shop_id": MallAccount.rakuten_shop_id,
-        "seller_id": MallAccount.seller_id, "shop_id": Shop.id, "shop_code": Shop.code, "shop_name": Shop.name,
-        "completion": completion}).label("v"), MallInquiry.started_at, MallInquiry.id)
-        .join(MallAccount, MallAccount.id == MallInquiry.account_id).join(Shop, Shop.id == MallAccount.shop_id)
-        .where(MallInquiry.id.in_(ids))
-        .order_by(MallInquiry.started_at.desc(), MallInquiry.id.desc()).limit(INQUIRY_LIMIT))
+        **{f: found.c[f] for f in (*relay.INQUIRY_FIELDS, "mall", "rakuten_shop_id", "seller_id")},
+        "shop_id": Shop.id, "shop_code": Shop.code, "shop_name": Shop.name, "completion": completion}).label("v"),
+        found.c.started_at, found.c.id)
+        .select_from(found).join(Shop, Shop.id == found.c.shop_id)
+        .order_by(found.c.started_at.desc(), found.c.id.desc()).limit(INQUIRY_LIMIT))
     return _array(dialect, rows, lambda c: (c.started_at.desc(), c.id.desc()), objects=True)
 
 
-def _with_inquiries(dialect: str, rows: Select[Any], order, inquiry_select, **more) -> Select[Any]:
+def _with_inquiries(dialect: str, rows: Select[Any], order, found, **more) -> Select[Any]:
     """One row, one document `{"inquiries": […], "found": […], **more}`: the lookup by a customer's relay
     address stays one statement, its members or orders in the order `rows` has (`order` on its columns)."""
-    return select(_object(dialect, {"inquiries": inquiries(inquiry_select, dialect),
+    return select(_object(dialect, {"inquiries": inquiries(found, dialect),
                                     "found": _array(dialect, rows, order, objects=True), **more}).label("d"))
 
 
@@ -94,13 +89,13 @@ def members(given: Sequence[keys.SearchKey], shop: bool, dialect: str, audited: 
     """The members the keys find (at most MEMBER_LIMIT), in shop and customer-code order."""
     # A name prefix may fit thousands: one more than is shown tells the list was cut.
     limit = keys.NAME_LIMIT + 1 if keys.NAME in given else MEMBER_LIMIT
-    return member_documents(member_ids(given, shop), shop, dialect, audited, inquiry_ids(given), limit)
+    return member_documents(member_ids(given, shop), shop, dialect, audited, inquiry_seeks(given), limit)
 
 
-def member_documents(ids, shop: bool, dialect: str, audited: bool, inquiry_select=None,
+def member_documents(ids, shop: bool, dialect: str, audited: bool, seeks=None,
                      limit: int = MEMBER_LIMIT) -> Select[Any]:
     """One JSON document `m` per member whose id `ids` selects, with its `latest` newest orders; with
-    `inquiry_select`, a single document holding those inquiries and the members (_with_inquiries)."""
+    inquiry `seeks`, a single document holding those inquiries and the members (_with_inquiries)."""
     found = select(Member).where(Member.id.in_(ids))
     if shop:
         found = found.where(Member.shop_id == keys.SHOP_ID)
@@ -121,13 +116,12 @@ def member_documents(ids, shop: bool, dialect: str, audited: bool, inquiry_selec
         "emails": _array(dialect, emails, lambda c: (c.position, c.id)),
         "tels": _array(dialect, tels, lambda c: (c.position, c.id)),
         "orders": _array(dialect, latest, lambda c: (c.ordered_at.desc(), c.id.desc()), objects=True)})
-    if inquiry_select is not None:
+    if seeks is not None:
         rows = (select(document.label("v"), found.c.shop_id, found.c.customer_code).select_from(found)
                 .join(Shop, Shop.id == found.c.shop_id).order_by(found.c.shop_id, found.c.customer_code))
         # The member page of a mall customer shows the inquiries' orders with their items too.
-        named, named_doc = _order_documents(_ids(relay.orders_of(inquiry_select)), False, dialect, INQUIRY_LIMIT,
-                                            "inquiry_orders")
-        stmt = _with_inquiries(dialect, rows, lambda c: (c.shop_id, c.customer_code), inquiry_select,
+        named, named_doc = _order_documents(seeks.order_ids(), False, dialect, INQUIRY_LIMIT, "inquiry_orders")
+        stmt = _with_inquiries(dialect, rows, lambda c: (c.shop_id, c.customer_code), seeks.found,
                                orders=_array(dialect, _order_rows(named, named_doc), _newest, objects=True))
     else:
         stmt = (select(document.label("m")).select_from(found).join(Shop, Shop.id == found.c.shop_id)
@@ -151,9 +145,9 @@ def orders(given: Sequence[keys.SearchKey], shop: bool, dialect: str, audited: b
         selects.append(select(Order.id).join(owners, (Order.shop_id == owners.c.shop_id)
                                              & (Order.customer_code == owners.c.customer_code)))
     found, document = _order_documents(_ids(selects), shop, dialect, bindparam("order_limit"), "found")
-    inquiry_select = inquiry_ids(given)
-    if inquiry_select is not None:
-        stmt = _with_inquiries(dialect, _order_rows(found, document), _newest, inquiry_select)
+    seeks = inquiry_seeks(given)
+    if seeks is not None:
+        stmt = _with_inquiries(dialect, _order_rows(found, document), _newest, seeks.found)
     else:
         stmt = (select(document.label("o")).select_from(found).join(Shop, Shop.id == found.c.shop_id)
                 .order_by(found.c.ordered_at.desc(), found.c.id.desc()))
