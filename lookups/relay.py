@@ -78,8 +78,9 @@ def orders_of(inquiries) -> list[Select[Any]]:
     """Order ids the inquiries lead to: by order number in the account's shop, and by masked address."""
     by_number = select(Order.id).join(inquiries, (Order.shop_id == inquiries.c.shop_id)
                                       & (Order.order_number == inquiries.c.order_number))
-    # Masked addresses are lower-case ASCII; email_norm is the lower-cased address.
-    by_address = select(Order.id).where(Order.email_norm.in_(select(func.lower(inquiries.c.customer_address))))
+    # Masked addresses are ASCII; email_norm is the lower-cased address. A join (an index probe per
+    # inquiry) rather than IN (…), which PostgreSQL would first hash and de-duplicate.
+    by_address = select(Order.id).join(inquiries, Order.email_norm == func.lower(inquiries.c.customer_address))
     return [by_number, by_address]
 
 
@@ -98,9 +99,9 @@ class Seeks:
 
     def member_ids(self) -> Select[Any]:
         """Ids of the members who placed those orders."""
-        return (select(Member.id)
-                .join(Order, (Order.shop_id == Member.shop_id) & (Order.customer_code == Member.customer_code))
-                .where(Order.id.in_(self.order_ids())))
+        return (select(Member.id).select_from(self.orders_found)
+                .join(Order, Order.id == self.orders_found.c.id)
+                .join(Member, (Member.shop_id == Order.shop_id) & (Member.customer_code == Order.customer_code)))
 
 
 # The relay address names (mall, account, customer key): one seek on (account_id, customer).
