@@ -30,6 +30,7 @@ _CUSTOMER = bindparam("relay_customer")
 _MALL = bindparam("relay_mall")
 _MASKED = bindparam("masked_address")
 _MASKED_NORM = bindparam("email_norm")
+INQUIRY_LIMIT = 20  # the newest inquiries of one customer a lookup reads (and shows)
 INQUIRY_FIELDS = ("id", "inquiry_id", "account_id", "subject", "customer_name", "customer_address", "order_number",
                   "started_at")
 
@@ -65,12 +66,13 @@ def masked_values(q: LookupQuery) -> dict[str, Any]:
 
 
 def _inquiries(condition, name: str):
-    """The inquiries of an enabled account matching `condition`, as a CTE: every seek of the lookup
-    (its members, its orders, the inquiry list) reads the one set (PostgreSQL computes it once)."""
+    """The newest inquiries of an enabled account matching `condition`, as a CTE: every seek of the
+    lookup (its members, its orders, the inquiry list) reads the one set (PostgreSQL computes it once)."""
     return (select(*(MallInquiry.__table__.c[f] for f in INQUIRY_FIELDS), MallAccount.shop_id, MallAccount.mall,
                    MallAccount.rakuten_shop_id, MallAccount.seller_id)
             .join(MallAccount, MallAccount.id == MallInquiry.account_id)
             .where(condition, MallAccount.enabled == true())
+            .order_by(MallInquiry.started_at.desc(), MallInquiry.id.desc()).limit(INQUIRY_LIMIT)
             .cte(name))
 
 

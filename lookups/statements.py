@@ -20,7 +20,7 @@ from plugin.models import AuditLog, Shop
 from sync.replies.models import ReplyJob
 
 MEMBER_LIMIT = 200
-INQUIRY_LIMIT = 20
+INQUIRY_LIMIT = relay.INQUIRY_LIMIT
 # A completion the agent asked for: posted (完了) or still on its way to the mall (完了処理中).
 COMPLETION_STATES = ("queued", "posting", "posted", "failed")
 AUDIT_COLUMNS = ("at", "user_id", "actor", "action", "params", "ip", "detail")
