@@ -20,7 +20,7 @@ def member(member_id):
     with search.connection(db.engine) as conn:
         m = search.member_page(conn, member_id, MEMBER_ORDERS)
     # Written (and committed) before anything is shown, as for a lookup; a missing id is audited too.
-    audit.record("member.view", {"member": member_id, **({"customer_code": m.customer_code} if m else {})},
+    audit.record("page.member", {"member": member_id, **({"customer_code": m.customer_code} if m else {})},
                  result_count=1 if m else 0)
     if m is None:
         return error_response(404, "会員が見つかりません。")
@@ -32,7 +32,7 @@ def member(member_id):
 def order(order_id):
     """One order with its items, shipping and the member who placed it."""
     o = db.session.get(Order, order_id)
-    audit.record("order.view", {"order": order_id, **({"order_number": o.order_number} if o else {})},
+    audit.record("page.order", {"order": order_id, **({"order_number": o.order_number} if o else {})},
                  result_count=1 if o else 0)
     if o is None:
         return error_response(404, "受注が見つかりません。")

@@ -17,7 +17,7 @@ def test_member_page_view_is_audited(client, auth):
     auth.login()
     assert client.get(f"/members/{member.id}").status_code == 200
     assert client.get("/members/999999").status_code == 404
-    seen, missing = _rows("member.view")
+    seen, missing = _rows("page.member")
     assert seen.actor == "agent@example.jp" and seen.user_id is not None and seen.result_count == 1
     assert seen.params == {"member": member.id, "customer_code": "M0001"}
     assert missing.result_count == 0
@@ -28,7 +28,7 @@ def test_order_page_view_is_audited(client, auth):
     order = factories.make_order()
     auth.login()
     assert client.get(f"/orders/{order.id}").status_code == 200
-    [row] = _rows("order.view")
+    [row] = _rows("page.order")
     assert row.params == {"order": order.id, "order_number": "1001"} and row.result_count == 1
 
 
@@ -38,11 +38,11 @@ def test_the_audit_log_shows_page_views_in_japanese(client, auth):
     auth.login("admin@example.jp", "admin-password-1")
     client.get(f"/members/{member.id}")
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "会員ページの表示" in page and "member.view" not in page
+    assert "会員ページの表示" in page and "page.member" not in page
 
 
 def test_logged_out_page_views_write_nothing(client):
     """Not logged in: redirected to login, nothing audited."""
     member = factories.make_member()
     assert client.get(f"/members/{member.id}").status_code == 302
-    assert _rows("member.view") == []
+    assert _rows("page.member") == []
