@@ -1,11 +1,11 @@
-"""Member and order detail pages for agents."""
+"""Member and order detail pages for agents; every view is audited like a lookup (who saw whose data)."""
 from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
 from lookups import search
 from lookups.models import Member, Order
-from plugin import helpdesk
+from plugin import audit, helpdesk
 from plugin.errors import error_response
 from plugin.extensions import db
 
@@ -19,6 +19,9 @@ def member(member_id):
     """One member with all contact data, recent orders and the helpdesk inbox button."""
     with search.connection(db.engine) as conn:
         m = search.member_page(conn, member_id, MEMBER_ORDERS)
+    # Written (and committed) before anything is shown, as for a lookup; a missing id is audited too.
+    audit.record("page.member", {"member": member_id, **({"customer_code": m.customer_code} if m else {})},
+                 result_count=1 if m else 0)
     if m is None:
         return error_response(404, "会員が見つかりません。")
     return render_template("lookups/member.html", m=m, inbox_link=helpdesk.inbox_link())
@@ -29,6 +32,8 @@ def member(member_id):
 def order(order_id):
     """One order with its items, shipping and the member who placed it."""
     o = db.session.get(Order, order_id)
+    audit.record("page.order", {"order": order_id, **({"order_number": o.order_number} if o else {})},
+                 result_count=1 if o else 0)
     if o is None:
         return error_response(404, "受注が見つかりません。")
     member = None

@@ -10,7 +10,7 @@ import unicodedata
 
 from lookups.models import MALL_LABELS, MALLS
 from plugin.clock import from_jst_naive
-from plugin.normalize import is_email_syntax, normalize_email, normalize_tel, split_multi
+from plugin.normalize import is_email_syntax, normalize_email, normalize_name, normalize_tel, split_multi
 
 KINDS = ("members", "orders")
 KEY_FIELD = {"members": "customer_code", "orders": "order_number"}
@@ -64,6 +64,10 @@ def clean(kind, raw):
             values.update(_CONVERT[kind_of](field, value, size))
         except Invalid as exc:
             errors[field] = str(exc)
+    # The name search columns (lookups.keys.NAME) are written with the names, by the same function.
+    for source, target in (("name", "name_norm"), ("name_kana", "kana_norm")):
+        if source in values and source in fields:
+            values[target] = normalize_name(values[source])
     key = KEY_FIELD[kind]
     if not values.get(key) and key not in errors:
         errors[key] = "必須です"

@@ -75,17 +75,63 @@ class MemberInfo:
     latest_orders: list[OrderInfo] = field(default_factory=list)
 
 
+INQUIRY_STATES = {"open": "未完了", "completing": "完了処理中", "completed": "完了"}
+
+
+@dataclass(slots=True)
+class InquiryInfo:
+    """A mall inquiry of the looked-up customer (lookups by relay or masked address).
+
+    `state`: open, completing (an agent's completion is on its way to the mall) or completed;
+    `links`: the mall back office's pages of the inquiry and of its order (the mall adapter's links);
+    `inquiry_type`: the type the default subject begins with (【楽天】商品問い合わせ …), when it does;
+    `order`: the order it names (Rakuten order number, Yahoo! order ID) with items, when known.
+    """
+    id: int
+    shop: ShopInfo
+    mall: str
+    mall_label: str
+    account_id: int
+    inquiry_id: str
+    subject: str | None
+    inquiry_type: str | None
+    customer_name: str | None
+    customer_address: str | None
+    order_number: str | None
+    started_at: dt.datetime | None
+    state: str
+    links: dict[str, str] = field(default_factory=dict)
+    order: OrderInfo | None = None  # the order it names, with its items, when mallbridge has it
+
+    @property
+    def state_label(self) -> str:
+        """The state in Japanese (未完了, 完了処理中, 完了)."""
+        return INQUIRY_STATES.get(self.state, self.state)
+
+
 @dataclass(slots=True)
 class SearchResult:
     """One lookup's answer: the members (each with its latest orders) or the orders found.
 
-    `truncated` says a limit cut the list. Later search keys (relay addresses) add their own
-    lists here, e.g. the inquiries a relay address names.
+    `truncated` says a limit cut the list. `inquiries` holds the mall inquiries of the customer a
+    relay (or masked) address names, newest first; empty for every other lookup.
     """
     kind: Kind
     members: list[MemberInfo] = field(default_factory=list)
     orders: list[OrderInfo] = field(default_factory=list)
     truncated: bool = False
+    inquiries: list[InquiryInfo] = field(default_factory=list)
+
+    @property
+    def inquiry_orders(self) -> list[InquiryInfo]:
+        """The newest inquiry naming each known order, newest first (the order shown once)."""
+        seen: set[int] = set()
+        found = []
+        for inquiry in self.inquiries:
+            if inquiry.order is not None and inquiry.order.id not in seen:
+                seen.add(inquiry.order.id)
+                found.append(inquiry)
+        return found
 
     @property
     def count(self) -> int:

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Compiled, Connection, Engine, Select, bindparam, insert, select
 
-from lookups import keys, statements
+from lookups import keys, relay, statements
 from lookups.models import Member
 from lookups.params import LookupQuery
-from lookups.results import ItemInfo, Kind, MemberInfo, OrderInfo, SearchResult, ShopInfo
+from lookups.results import InquiryInfo, ItemInfo, Kind, MemberInfo, OrderInfo, SearchResult, ShopInfo
 from plugin import clock
 from plugin.models import AuditLog, Shop
 
@@ -76,13 +76,25 @@ def search(conn: Connection, kind: Kind, q: LookupQuery, order_limit: int = 50,
     shape = (kind, tuple(k.name for k in given), shop_id is not None, inline)
     documents = _documents(conn, shape, lambda: (statements.members if kind == "members" else statements.orders)(
         given, shop_id is not None, conn.dialect.name, inline), values)
+    inquiries: list[InquiryInfo] = []
+    shops: dict[int, ShopInfo] = {}
+    if any(key.inquiries for key in given):
+        # One document: the customer's inquiries and the members or orders found (statements._with_inquiries).
+        whole = _loaded(documents[0])
+        documents = whole["found"]
+        named = [_order(d, _shop(d, shops), items=True)
+                 for d in (whole["orders"] if kind == "members" else map(_loaded, documents))]
+        inquiries = [relay.inquiry_info(d, _shop(d, shops), _when, named) for d in whole["inquiries"]]
+    # A name prefix may fit thousands: at most NAME_LIMIT of each kind are shown.
+    member_limit = keys.NAME_LIMIT if keys.NAME in given else MEMBER_LIMIT
     if kind == "members":
         members = _members(documents)
-        result = SearchResult("members", members=members, truncated=len(members) >= MEMBER_LIMIT)
+        truncated = len(members) > member_limit if member_limit != MEMBER_LIMIT else len(members) >= MEMBER_LIMIT
+        result = SearchResult("members", members=members[:member_limit], truncated=truncated, inquiries=inquiries)
     else:
-        shops: dict[int, ShopInfo] = {}
         orders = [_order(d, _shop(d, shops), items=True) for d in map(_loaded, documents)]
-        result = SearchResult("orders", orders=orders[:order_limit], truncated=len(orders) > order_limit)
+        result = SearchResult("orders", orders=orders[:order_limit], truncated=len(orders) > order_limit,
+                              inquiries=inquiries)
     if audit is not None and not inline:
         conn.execute(_AUDIT_INSERT, {**audit, "result_count": result.count})
     return result

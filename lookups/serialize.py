@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import url_for
 
-from lookups.results import MemberInfo, OrderInfo
+from lookups.results import InquiryInfo, MemberInfo, OrderInfo
 from plugin.clock import to_jst
 
 
@@ -74,3 +74,26 @@ def order_json(order: OrderInfo, links: Links) -> dict[str, Any]:
     if order.items is not None:
         data["items"] = [{"sku": i.sku, "name": i.name, "quantity": i.quantity, "price": i.price} for i in order.items]
     return data
+
+
+def inquiry_json(inquiry: InquiryInfo, links: Links) -> dict[str, Any]:
+    """A mall inquiry of the looked-up customer: mall, shop, number, type, state, date, back-office links,
+    and the order it names (with items) when mallbridge has it."""
+    return {
+        "mall": inquiry.mall,
+        "mall_label": inquiry.mall_label,
+        "shop": inquiry.shop.code,
+        "account_id": inquiry.account_id,
+        "inquiry_id": inquiry.inquiry_id,
+        "subject": inquiry.subject,
+        "type": inquiry.inquiry_type,
+        "state": inquiry.state,
+        "state_label": inquiry.state_label,
+        "started_at": iso(inquiry.started_at),
+        "customer_name": inquiry.customer_name,
+        "customer_address": inquiry.customer_address,
+        "order_number": inquiry.order_number,
+        "url": inquiry.links.get("inquiry"),
+        "order_url": inquiry.links.get("order"),
+        "order": order_json(inquiry.order, links) if inquiry.order else None,
+    }

@@ -3,9 +3,9 @@ and their ebisumart-style aliases. Thin: who is asking, what is asked, then look
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lookups import params, search
+from lookups import params, relay, search
 from lookups.results import Kind, SearchResult
-from lookups.serialize import Links, member_json, order_json
+from lookups.serialize import Links, inquiry_json, member_json, order_json
 from plugin import audit, metrics, pool, settings
 from plugin.errors import error_response, wants_json
 from plugin.extensions import db
@@ -52,13 +52,15 @@ def lookup(kind: Kind, shop_code: str | None = None):
         q = params.parse(request.query_string, body, request.content_type, _default_charset())
         if shop_code:
             q.shop = shop_code
+        resolved = relay.resolve(q, current_app.config["REPLY_DOMAIN"], current_app.config["SECRET_KEY"])
         # The lookups' own pool (plugin/pool.py): its audit commits do not wait for a disk flush.
         with search.connection(pool.lookup_engine(db.engine)) as conn:
-            entry = audit.entry(f"lookup.{kind}", q.as_dict(), actor=actor[0], user_id=actor[1])
+            entry = audit.entry(f"lookup.{kind}", q.as_dict(), actor=actor[0], user_id=actor[1], detail=resolved)
             result = search.search(conn, kind, q, current_app.config["LOOKUP_ORDER_LIMIT"], audit=entry)
     except params.ParamError as exc:
         metrics.LOOKUPS.labels(kind, "bad_request").inc()
-        if wants_json():
+        # A program that sent JSON reads the error as JSON, whatever it asked to Accept.
+        if wants_json() or "json" in (request.content_type or ""):
             return jsonify(error={"status": 400, "message": exc.message, "param": exc.param}), 400
         return render_template(f"lookups/{kind}.html", result=SearchResult(kind), error=exc.message,
                                form=_form_values()), 400
@@ -70,7 +72,8 @@ def lookup(kind: Kind, shop_code: str | None = None):
         links = Links()
         items = ([member_json(m, links) for m in result.members] if kind == "members"
                  else [order_json(o, links) for o in result.orders])
-        return jsonify({"query": q.as_dict(), kind: items, "truncated": result.truncated})
+        return jsonify({"query": q.as_dict(), kind: items, "truncated": result.truncated,
+                        "inquiries": [inquiry_json(i, links) for i in result.inquiries]})
     return render_template(f"lookups/{kind}.html", result=result, error=None, form=q.as_dict())
 
 
@@ -86,13 +89,13 @@ def _form_values():
 
 @bp.route("/lookup/members", methods=METHODS)
 def members():
-    """Members by email / tel / customer_code (optional shop)."""
+    """Members by email (or a relay address) / tel / customer_code / order_number / name (optional shop)."""
     return lookup("members")
 
 
 @bp.route("/lookup/orders", methods=METHODS)
 def orders():
-    """Orders by email / tel / customer_code (optional shop)."""
+    """Orders by email (or a relay address) / tel / customer_code / order_number / name (optional shop)."""
     return lookup("orders")
 
 

@@ -47,6 +47,8 @@ ACTION_LABELS = {
     "import.members": "会員の取り込み（コマンド）",
     "import.orders": "受注の取り込み（コマンド）",
     "inquiry.complete": "問い合わせの完了",
+    "page.member": "会員ページの表示",
+    "page.order": "受注ページの表示",
 }
 # The first part of an action code: what an unlabelled action is about.
 TOPICS = {

@@ -93,3 +93,17 @@ def split_multi(value):
         return []
     parts = re.split(r"[;；,、]", value)
     return [p.strip() for p in parts if p.strip()]
+
+
+# Hiragana ぁ…ゖ to katakana ァ…ヶ: an agent types a reading in either script.
+_HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
+_ANY_SPACE = re.compile(r"\s+")
+
+
+def normalize_name(value):
+    """A name or its reading as name searches compare it: NFKC (full- and half-width alike), spaces
+    dropped, hiragana as katakana, lower-cased; None when nothing is left."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).translate(_HIRAGANA_TO_KATAKANA)
+    return _ANY_SPACE.sub("", text).lower() or None

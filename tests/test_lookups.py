@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from lookups.params import LABELS
 from plugin.extensions import db
 from plugin.models import AuditLog
 from tests import factories
@@ -173,12 +174,14 @@ def test_bytes_that_do_not_decode_are_a_400(client, auth):
     ("email=a@example.jp&charset=klingon", "charset"),
 ])
 def test_bad_parameters_are_a_400_naming_the_parameter(client, auth, query, param):
-    """Missing, empty, overlong or malformed parameters: 400 naming the parameter, never 500."""
+    """Missing, empty, overlong or malformed parameters: 400 naming the parameter in Japanese (the key
+    itself in `param`), never 500."""
     auth.login()
     r = client.get(f"/lookup/members?{query}&format=json")
     assert r.status_code == 400
     err = r.get_json()["error"]
-    assert err["param"] == param and param in err["message"]
+    assert err["param"] == param and LABELS[param] in err["message"]
+    assert f"{param} が" not in err["message"]
     html = client.get(f"/lookup/members?{query}")
     assert html.status_code == 400 and "見つかりませんでした" not in html.get_data(as_text=True)
 

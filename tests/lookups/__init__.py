@@ -1,0 +1,1 @@
+"""Behaviour specs of the lookups by relay address, order number and name."""
