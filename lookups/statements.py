@@ -186,5 +186,11 @@ def with_audit(stmt: Select[Any], count) -> Select[Any]:
     """`stmt` that also inserts the lookup's audit row, `count` being its result count (PostgreSQL:
     a data-modifying WITH runs once, whether or not the query reads it)."""
     columns = AuditLog.__table__.c
-    row = select(*(bindparam(f"audit_{c}", type_=columns[c].type) for c in AUDIT_COLUMNS), count)
+    # The lookup's transaction (this one statement) commits without waiting for a WAL flush: that
+    # wait, not CPU, was half of a lookup's time under load (bench/README.md). set_config(…, true)
+    # lasts until the end of this transaction only, so every other commit stays durable. A crash of
+    # the PostgreSQL server itself may lose the last fraction of a second of lookup audit rows
+    # (3 × wal_writer_delay at most); a crash of mallbridge loses none.
+    unhurried = func.set_config("synchronous_commit", "off", True) == "off"
+    row = select(*(bindparam(f"audit_{c}", type_=columns[c].type) for c in AUDIT_COLUMNS), count).where(unhurried)
     return stmt.add_cte(insert(AuditLog.__table__).from_select([*AUDIT_COLUMNS, "result_count"], row).cte("audit"))

@@ -58,17 +58,3 @@ def test_the_ping_after_idle_runs_once_per_checkout(postgres, monkeypatch):
             conn.exec_driver_sql("SELECT 1")
     assert len(pings) == 2  # the first checkout opened a new connection: nothing to check
 
-
-def _synchronous_commit(engine):
-    with engine.connect() as conn:
-        return conn.exec_driver_sql("SHOW synchronous_commit").scalar()
-
-
-def test_lookups_commit_their_audit_rows_without_waiting_for_the_disk(postgres):
-    """Only the lookups' own pool commits asynchronously; every other write keeps durable commits."""
-    lookups = pool.lookup_engine(db.engine)
-    assert lookups is not db.engine
-    assert _synchronous_commit(lookups) == "off"
-    assert _synchronous_commit(db.engine) == "on"
-    assert pool.lookup_engine(db.engine) is lookups  # one pool per app, not one per request
-

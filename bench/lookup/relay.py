@@ -21,7 +21,7 @@ from sqlalchemy import insert, text
 from bench.lookup import data, load
 from bench.lookup.run import size_label
 from lookups import params, relay, search
-from plugin import create_app, pool
+from plugin import create_app
 from plugin.extensions import db
 from plugin.tokens import create_token
 from sync import identity
@@ -81,7 +81,7 @@ def measure(url, members, orders, rounds, n):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         client = app.test_client()
         rng = random.Random(3)
-        with search.connection(pool.lookup_engine(db.engine)) as conn:  # the view's engine
+        with search.connection(db.engine) as conn:
             for _ in range(rounds):
                 sample = [rng.choice(customers) for _ in range(n)]
                 for case, values in (("e-mail", [data.email_of(i) for i, _, _ in sample]),
@@ -95,7 +95,6 @@ def measure(url, members, orders, rounds, n):
                         r = client.get("/lookup/members", query_string={"email": value}, headers=headers)
                         assert r.status_code == 200
                     out[f"wsgi {case}"].append((time.perf_counter() - started) * 1000 / n)
-        pool.dispose(app)
         db.engine.dispose()
     return out
 
