@@ -8,6 +8,7 @@ import pytest
 import lookups
 import plugin
 from plugin import create_app
+from plugin.extensions import db
 from tests import factories
 from tests.conftest import base_config
 
@@ -60,7 +61,11 @@ def test_static_files_may_be_cached(agent):
 def test_demo_sends_no_hsts(database_url):
     """The demo runs on plain http://localhost: no HSTS that would pin the browser to HTTPS there."""
     app = create_app({**base_config(database_url), "DEMO": True})
-    response = app.test_client().get("/login")
+    try:
+        response = app.test_client().get("/login")
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # this second app's pooled connections must not outlive the test
     assert "Strict-Transport-Security" not in response.headers
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
