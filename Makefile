@@ -45,7 +45,9 @@ test-postgres: install
 	elif [ -n "$$CI" ]; then echo "PostgreSQL at $(PG_TEST_URL) is unreachable" >&2; exit 1; \
 	else echo "note: PostgreSQL at $(PG_TEST_URL) unreachable, skipping the PostgreSQL run"; fi
 
+# The lookup bench drives gunicorn with wrk (Debian package `wrk`), installed here when missing.
 bench-lookup: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.lookup
 
 bench-outbox: install

@@ -6,7 +6,7 @@ from flask_login import current_user
 from lookups import params, search
 from lookups.results import Kind, SearchResult
 from lookups.serialize import Links, member_json, order_json
-from plugin import audit, metrics, settings
+from plugin import audit, metrics, pool, settings
 from plugin.errors import error_response, wants_json
 from plugin.extensions import db
 from plugin.tokens import bearer_token
@@ -52,7 +52,8 @@ def lookup(kind: Kind, shop_code: str | None = None):
         q = params.parse(request.query_string, body, request.content_type, _default_charset())
         if shop_code:
             q.shop = shop_code
-        with search.connection(db.engine) as conn:
+        # The lookups' own pool (plugin/pool.py): its audit commits do not wait for a disk flush.
+        with search.connection(pool.lookup_engine(db.engine)) as conn:
             entry = audit.entry(f"lookup.{kind}", q.as_dict(), actor=actor[0], user_id=actor[1])
             result = search.search(conn, kind, q, current_app.config["LOOKUP_ORDER_LIMIT"], audit=entry)
     except params.ParamError as exc:

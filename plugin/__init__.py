@@ -5,7 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from plugin import config, converters, errors, forms, headers, metrics, settings, web
+from plugin import config, converters, errors, forms, headers, metrics, pool, settings, web
 from plugin.extensions import csrf, db, login_manager, migrate
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +28,9 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
+    with app.app_context():  # the engines exist now; nothing connects yet
+        for engine in db.engines.values():
+            pool.watch(engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

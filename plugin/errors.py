@@ -28,6 +28,12 @@ def wants_json():
         return True
     if request.args.get("format") == "json":
         return True
+    accept = request.headers.get("Accept", "")
+    # Parsing the header costs more than a lookup's JSON encoding; these two answers need no parse.
+    if "json" not in accept:
+        return False  # nothing (or */*) asks for JSON: HTML, the first choice, wins
+    if accept == "application/json":
+        return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 

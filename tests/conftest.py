@@ -15,7 +15,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from plugin import clock, create_app
+from plugin import clock, create_app, pool
 from plugin.config import normalize_database_url
 from plugin.extensions import db
 from tests import factories
@@ -143,6 +143,7 @@ def app(database_url, tmp_path):
     with app.app_context():
         yield app
         db.session.remove()
+        pool.dispose(app)
         db.engine.dispose()
 
 
