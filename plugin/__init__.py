@@ -5,7 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from plugin import config, converters, errors, forms, metrics, pool, settings, web
+from plugin import config, converters, errors, forms, headers, metrics, pool, settings, web
 from plugin.extensions import csrf, db, login_manager, migrate
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +44,7 @@ def create_app(test_config=None):
     errors.init_app(app)
     web.init_app(app)
     metrics.init_app(app)
+    headers.init_app(app)  # CSP, nosniff, Referrer-Policy, no-store, HSTS on every response
     for command in features.COMMANDS:
         app.cli.add_command(command)
     return app

@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "inquiry.complete": "問い合わせの完了",
     "page.member": "会員ページの表示",
     "page.order": "受注ページの表示",
+    "login.locked": "ログインの一時停止（失敗が続いたアカウント）",
 }
 # The first part of an action code: what an unlabelled action is about.
 TOPICS = {
@@ -65,6 +66,7 @@ PARAM_LABELS = {
     "generated": "自動生成", "prefix": "先頭の文字", "items": "件数", "file": "ファイル", "account": "アカウント",
     "inquiry": "問い合わせ番号", "reason": "完了理由", "job": "処理", "upto": "対象（ID）", "user": "ユーザー",
     "text": "検索語", "charset": "文字コード", "member": "会員", "order": "受注",
+    "failures": "失敗回数", "minutes": "期間（分）",
 }
 # Parameters whose name means something else for one action.
 ACTION_PARAM_LABELS = {

@@ -3,6 +3,7 @@ short per-process memory of checked sessions and API tokens that keeps them off 
 import datetime as dt
 import functools
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,10 +15,10 @@ from sqlalchemy import event
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from plugin import clock, metrics
+from plugin import clock, login_limits, sessions
 from plugin.errors import error_response, wants_json
 from plugin.extensions import db, login_manager
-from plugin.models import LoginFailure, User
+from plugin.models import User
 
 bp = Blueprint("auth", __name__)
 # How long a session or token the database confirmed is trusted without asking again. A user
@@ -109,6 +110,8 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(user_id):
     """Flask-Login hook: the staff user stored in the session, if still there and unchanged."""
+    if sessions.idle_expired():
+        return None
     checks = recent("users")
     staff = checks.get(str(user_id))
     if staff is not None:
@@ -119,7 +122,8 @@ def load_user(user_id):
     except (TypeError, ValueError):
         return None
     # A disabled account loses its open sessions (within CHECK_SECONDS), not only future logins;
-    # so does every session opened before the password was changed (the key no longer matches).
+    # so does every session opened before the password was changed or the user logged out (the
+    # key no longer matches: plugin.sessions).
     if user is None or not user.is_active or not hmac.compare_digest(key, user.session_key()):
         return None
     staff = StaffUser(user.id, user.email, user.name, user.role, user.session_key())
@@ -152,14 +156,21 @@ def normalize_login_email(value):
     return (value or "").strip().lower()
 
 
-def is_throttled(email, ip):
-    """True after too many recent failures for this account from this IP."""
-    cfg = current_app.config
-    since = clock.now() - dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
-    count = db.session.query(LoginFailure).filter(
-        LoginFailure.email == email, LoginFailure.ip == ip, LoginFailure.at >= since
-    ).count()
-    return count >= cfg["LOGIN_MAX_FAILURES"]
+# The pages behind a login that show customer data: the login page says why it appeared.
+_LOOKUP_PATHS = re.compile(r"^/(lookup/|members/|orders/|[^/?]+/admin_relation_(member|order)_search\.html)")
+
+
+def login_reason(target):
+    """Why the login page appeared, for a `next` path; None when it was opened directly."""
+    if not target:
+        return None
+    if _LOOKUP_PATHS.match(safe_next(target)):
+        return "顧客情報を表示するにはログインしてください。ログイン後、元のページに戻ります。"
+    return "このページを表示するにはログインしてください。ログイン後、元のページに戻ります。"
+
+
+def _page(form, status=200):
+    return render_template("login.html", form=form, reason=login_reason(form.next.data)), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -170,31 +181,38 @@ def login():
         form.next.data = request.args.get("next", "")
         if current_user.is_authenticated and form.next.data:
             return redirect(safe_next(form.next.data))
-        return render_template("login.html", form=form)
+        return _page(form)
     if not form.validate_on_submit():
-        return render_template("login.html", form=form), 400
+        return _page(form, 400)
     email, ip = normalize_login_email(form.email.data), request.remote_addr or "-"
-    if is_throttled(email, ip):
-        minutes = current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"]
-        form.form_errors.append(f"ログインの失敗が続いたため、一時的にロックしています。{minutes}分ほど待ってからもう一度お試しください。")
-        return render_template("login.html", form=form), 429
+    refused = login_limits.refusal(email, ip)
+    if refused:
+        form.form_errors.append(refused)
+        return _page(form, 429)
     user = db.session.query(User).filter_by(email=email).one_or_none()
-    if user is None or not user.is_active or not user.check_password(form.password.data):
-        db.session.add(LoginFailure(email=email, ip=ip))
-        db.session.commit()
-        metrics.LOGIN_FAILURES.inc()
+    # The password is checked first, also for unknown and disabled accounts: the time of the
+    # answer must not tell which addresses have an (active) account.
+    if not login_limits.password_matches(user, form.password.data) or not user.is_active:
+        login_limits.record_failure(email, ip)
         form.form_errors.append("メールアドレスまたはパスワードが正しくありません。")
-        return render_template("login.html", form=form), 401
-    db.session.query(LoginFailure).filter_by(email=email, ip=ip).delete()
+        return _page(form, 401)
+    login_limits.succeeded(email, ip)
     user.last_login_at = clock.now()
     db.session.commit()
     login_user(user)
+    sessions.started()
     return redirect(safe_next(form.next.data))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """End the session and show the login page."""
+    """End the session (and every copy of its cookie) and show the login page."""
+    if current_user.is_authenticated:
+        # Raising the session version ends this user's sessions server-side: a copy of the
+        # cookie taken before logout opens nothing afterwards.
+        sessions.end_all(current_user.id)
+        db.session.commit()
+        forget("users")
     logout_user()
     flash("ログアウトしました。")
     return redirect(url_for("auth.login"))

@@ -9,6 +9,7 @@ import os
 from cryptography.fernet import Fernet
 
 ENV_PREFIX = "MALLBRIDGE"
+MIN_SECRET_KEY = 32  # characters of MALLBRIDGE_SECRET_KEY outside the demo
 
 DEFAULTS = {
     "DEMO": False,
@@ -82,6 +83,12 @@ def load(app, test_config=None):
                 "mallbridge cannot start: set " + " and ".join(missing)
                 + " (or MALLBRIDGE_DEMO=1 for a local demo with generated keys)."
             )
+        if len(str(cfg["SECRET_KEY"])) < MIN_SECRET_KEY:
+            # Sessions, relay addresses and completion links are signed with it: a short key can be guessed.
+            raise ConfigError(
+                f"mallbridge cannot start: {ENV_PREFIX}_SECRET_KEY is too short ({len(str(cfg['SECRET_KEY']))} "
+                f"characters; at least {MIN_SECRET_KEY}). Generate one with: "
+                "python -c \"import secrets; print(secrets.token_urlsafe(48))\"")
     if cfg.get("ENCRYPTION_KEY"):
         check_encryption_keys(cfg["ENCRYPTION_KEY"])
     # Flask ships SESSION_COOKIE_SECURE=False, so only an explicit choice may override ours.

@@ -14,6 +14,7 @@ from plugin.forms import cli as forms_cli
 from plugin.forms.service import SETTINGS as FORM_SETTINGS
 from plugin.outbox import cli as outbox_cli
 from plugin.outbox.options import SETTINGS as OUTBOX_SETTINGS
+from plugin.sessions import SETTINGS as LOGIN_SETTINGS
 from sync import cli as sync_cli
 from sync.options import SETTINGS as SYNC_SETTINGS
 from sync.replies import views as complete_views
@@ -53,4 +54,5 @@ SETTINGS = [
     *FORM_SETTINGS,
     *SYNC_SETTINGS,
     *REPLY_SETTINGS,
+    *LOGIN_SETTINGS,
 ]

@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at = mapped_column(DateTime, default=clock.now)
     last_login_at = mapped_column(DateTime)
+    # Part of the session key: raised on logout and when the account is disabled or enabled, so
+    # every cookie issued before stops working (plugin.sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_active(self):
@@ -44,16 +47,17 @@ class User(UserMixin, db.Model):
         return self.role == "admin"
 
     def get_id(self):
-        """Flask-Login's session key: the id plus a digest of the password hash.
+        """Flask-Login's session key: the id plus a digest of the password hash and session version.
 
-        A new password changes the digest, so every other session of this user (and any
-        remember cookie) stops working at once; the salted hash itself never leaves the server.
+        A new password or a new session version changes the digest, so every other session of this
+        user (and any remember cookie) stops working at once; the salted hash never leaves the server.
         """
         return f"{self.id}.{self.session_key()}"
 
     def session_key(self):
-        """16 hex digits derived from the current password hash."""
-        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+        """16 hex digits derived from the current password hash and session version."""
+        material = f"{self.password_hash or ''}:{self.session_version or 0}"
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def set_password(self, password):
         """Store a salted hash; the plain password is never kept."""
@@ -107,4 +111,4 @@ class LoginFailure(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
-    at = mapped_column(DateTime, default=clock.now)
+    at = mapped_column(DateTime, default=clock.now, index=True)  # index: pruning old rows

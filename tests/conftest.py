@@ -24,6 +24,8 @@ from tests import factories
 pytest_plugins = ["tests.sync.fixtures"]
 PG_SERVER_URL = os.environ.get("MALLBRIDGE_TEST_DATABASE_URL")
 TEST_KEY = Fernet.generate_key().decode()
+# As long as a production key must be (plugin.config.MIN_SECRET_KEY): worker subprocesses get it too.
+TEST_SECRET = "test-secret-for-mallbridge-tests-only"
 RUN_PREFIX = "mbrun_"
 
 
@@ -38,7 +40,7 @@ PG_URL = _run_database_url(PG_SERVER_URL).render_as_string(hide_password=False) 
 
 def base_config(url):
     """The test configuration every app fixture starts from."""
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret",
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": TEST_SECRET,
             "ENCRYPTION_KEY": TEST_KEY, "SERVER_NAME": "mallbridge.test",
             # Cheap hashing keeps the suite fast; production uses scrypt.
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}

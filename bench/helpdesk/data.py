@@ -17,7 +17,7 @@ TOKEN = "demo-helpdesk-token"  # the fake helpdesk's demo token
 
 def config(url, api_base, key, rate_limit):
     """The app config of the benchmark's processes."""
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "ENCRYPTION_KEY": key,
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-not-for-production-use", "ENCRYPTION_KEY": key,
             "HELPDESK_API_BASE": api_base, "HELPDESK_RATE_LIMIT": rate_limit, "REPLY_DOMAIN": "reply.localhost"}
 
 

@@ -72,7 +72,7 @@ def _stop(proc, sig=signal.SIGTERM, timeout=90):
 
 
 def _env(url, api_base, key, rate_limit):
-    return dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SECRET_KEY="bench-secret",
+    return dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use",
                 MALLBRIDGE_ENCRYPTION_KEY=key, MALLBRIDGE_HELPDESK_API_BASE=api_base,
                 MALLBRIDGE_HELPDESK_RATE_LIMIT=str(rate_limit), PYTHONUNBUFFERED="1")
 

@@ -137,7 +137,7 @@ def main():
     ap.add_argument("--profile", choices=["json", "html"])
     args = ap.parse_args()
     ensure_database(args.url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench-secret-not-for-production-use",
                       "ENCRYPTION_KEY": Fernet.generate_key().decode(), "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     with app.app_context():
         upgrade(revision="head")

@@ -33,7 +33,7 @@ def recreate_database(url):
 
 def app_env(url):
     """Environment for mallbridge processes (CLI, gunicorn) against `url`, outside demo mode."""
-    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SECRET_KEY="bench-secret",
+    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use",
                MALLBRIDGE_ENCRYPTION_KEY=Fernet.generate_key().decode())
     env.pop("MALLBRIDGE_DEMO", None)
     return env

@@ -74,7 +74,7 @@ def prepare_outbox(url, n):
     from plugin import create_app, outbox
     from plugin.extensions import db
 
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-not-for-production-use",
                       "ENCRYPTION_KEY": "x" * 43 + "="})
     with app.app_context():
         upgrade(revision="heads")
@@ -92,7 +92,7 @@ def prepare_outbox(url, n):
 def run_worker(url, port, batch):
     """Run `mallbridge outbox run --once` as a child; returns (seconds, peak RSS in MB)."""
     env = dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SMTP_URL=f"smtp://127.0.0.1:{port}",
-               MALLBRIDGE_SECRET_KEY="bench", MALLBRIDGE_ENCRYPTION_KEY="x" * 43 + "=")
+               MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use", MALLBRIDGE_ENCRYPTION_KEY="x" * 43 + "=")
     exe = Path(sys.executable).with_name("mallbridge")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from plugin.cli import main; main()"]
     started = time.perf_counter()

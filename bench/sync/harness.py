@@ -76,7 +76,7 @@ def start_mall(rate_limit=None):
 def child_env(url, mall, smtp_port, key):
     """Environment of the `mallbridge` children: database, SMTP sink, fake mall, keys."""
     return dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
-                MALLBRIDGE_SECRET_KEY="bench-secret", MALLBRIDGE_ENCRYPTION_KEY=key,
+                MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use", MALLBRIDGE_ENCRYPTION_KEY=key,
                 MALLBRIDGE_REPLY_DOMAIN="reply.localhost", PYTHONUNBUFFERED="1", **mall.bases)
 
 
@@ -89,7 +89,7 @@ def prepare_db(url, mall, key, pacing_ms=None, backfill_days=None):
     from sync import accounts
     from sync.fake_mall.seed import DEMO_RAKUTEN
 
-    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret",
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-not-for-production-use",
               "ENCRYPTION_KEY": key, "REPLY_DOMAIN": "reply.localhost"}
     config.update({k.removeprefix("MALLBRIDGE_"): v for k, v in mall.bases.items()})
     app = create_app(config)

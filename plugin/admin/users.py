@@ -5,8 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import AnyOf, Length, Optional
 
-from plugin import audit, staff
+from plugin import audit, login_limits, staff
 from plugin.admin import ActionForm, bp, menu_entry
+from plugin.admin.dashboard import register_warning
 from plugin.errors import error_response
 from plugin.extensions import db
 from plugin.models import ROLES, User
@@ -182,3 +183,4 @@ def user_password(user_id):
 
 
 menu_entry("admin.users", "スタッフ")
+register_warning(login_limits.dashboard_warning)  # accounts locked by the per-account login limit

@@ -27,6 +27,7 @@ from sync.malls.errors import (
     ResponseTooLarge,
     TemporaryMallError,
 )
+from sync.malls.redact import guard_urllib3_log, redact
 
 log = logging.getLogger(f"mallbridge.{__name__}")
 
@@ -156,6 +157,7 @@ class MallHttp:
         self.pacer = pacer or Pacer(rate)
         self.max_bytes = max_bytes
         self.retry = retry
+        guard_urllib3_log()  # before the first request, which urllib3 would log with its URL
 
     def close(self):
         """Close the pooled connections."""
@@ -199,19 +201,22 @@ class MallHttp:
                 content = _read_capped(resp, cap, url, self.mall)
                 return HttpReply(resp.status_code, dict(resp.headers), content, url, self.mall,
                                  time.monotonic() - started)
+        # requests' messages hold the whole URL, and Rakuten's licenseKey travels in the query
+        # string: every message is redacted before it can reach a log, the database or a page.
         except requests.exceptions.SSLError as exc:
             # Certificate problems do not heal by retrying (stripe-python does the same).
-            raise PermanentMallError(f"TLS error: {exc}", mall=self.mall, code="ssl") from None
+            raise PermanentMallError(f"TLS error: {redact(exc, kw)}", mall=self.mall, code="ssl") from None
         except requests.Timeout as exc:
-            raise TemporaryMallError(f"timeout: {exc}", mall=self.mall, code="timeout") from None
+            raise TemporaryMallError(f"timeout: {redact(exc, kw)}", mall=self.mall, code="timeout") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TemporaryMallError(f"connection error: {exc}", mall=self.mall,
+            raise TemporaryMallError(f"connection error: {redact(exc, kw)}", mall=self.mall,
                                      code="connection") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
-            raise PermanentMallError(f"bad API base URL: {exc}", mall=self.mall, code="bad_url") from None
+            raise PermanentMallError(f"bad API base URL: {redact(exc, kw)}", mall=self.mall, code="bad_url") from None
         except requests.RequestException as exc:
-            raise TemporaryMallError(f"HTTP error: {exc}", mall=self.mall, code="http") from None
+            raise TemporaryMallError(f"HTTP error: {redact(exc, kw)}", mall=self.mall, code="http") from None
+
 
 
 def _read_capped(resp, cap, url, mall):

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 from plugin import clock, settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from tests.conftest import PG_URL, TEST_KEY
+from tests.conftest import PG_URL, TEST_KEY, TEST_SECRET
 from tests.smtp_server import start_server
 
 TOTAL = 2000
@@ -84,7 +84,7 @@ def test_sigkilled_worker_loses_nothing(app, tmp_path):
     sink = IdSink()
     server = start_server(sink)
     env = dict(os.environ, MALLBRIDGE_DATABASE_URL=PG_URL, MALLBRIDGE_SMTP_URL=f"smtp://127.0.0.1:{server.port}",
-               MALLBRIDGE_SECRET_KEY="crash-test", MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
+               MALLBRIDGE_SECRET_KEY=TEST_SECRET, MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
     env.pop("MALLBRIDGE_DEMO", None)
     log_path = tmp_path / "worker.log"
     kills = 0

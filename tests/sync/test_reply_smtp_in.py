@@ -20,7 +20,7 @@ from plugin import settings
 from plugin.extensions import db
 from sync.replies import guard
 from sync.replies.models import ReplyJob
-from tests.conftest import TEST_KEY, csrf_token
+from tests.conftest import TEST_KEY, TEST_SECRET, csrf_token
 from tests.smtp_server import free_port
 from tests.sync.helpers import deliver_rakuten, jobs, mails, posted, reply_to, send
 
@@ -77,7 +77,7 @@ def test_cli_process_refuses_forged_and_stops_on_sigterm(sync_app, tmp_path):
     """`mallbridge smtp-in --port P` listens, answers 550 to a forged address and exits cleanly on SIGTERM."""
     port = free_port()
     env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
-               MALLBRIDGE_SECRET_KEY="test-secret", MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
+               MALLBRIDGE_SECRET_KEY=TEST_SECRET, MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
     env.pop("MALLBRIDGE_DEMO", None)
     exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
     proc = subprocess.Popen([exe, "smtp-in", "--port", str(port)], env=env, stdout=subprocess.PIPE,
@@ -108,7 +108,7 @@ def test_cli_once_exits_after_the_first_stored_mail(sync_app, mall):
     _account, original, _number = deliver_rakuten(mall)
     port = free_port()
     env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
-               MALLBRIDGE_SECRET_KEY="test-secret", MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
+               MALLBRIDGE_SECRET_KEY=TEST_SECRET, MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
     env.pop("MALLBRIDGE_DEMO", None)
     exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
     proc = subprocess.Popen([exe, "smtp-in", "--port", str(port), "--once"], env=env, stdout=subprocess.PIPE,
