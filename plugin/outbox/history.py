@@ -31,11 +31,12 @@ def kind_label(kind):
 
 
 def attempts_shown(row):
-    """Delivery attempts as the admin reads them: a sent mail was tried at least once.
+    """Delivery attempts as the admin reads them: the failed ones, plus the one that got it out.
 
-    Rows sent before the count included the successful attempt say 0; they show 1."""
+    `attempts` counts failures only (it is the retry budget, reset by a requeue), so a mail sent
+    at the first try says 0 there: it was tried once."""
     attempts = row.attempts or 0
-    return max(attempts, 1) if row.state == "sent" else attempts
+    return attempts + 1 if row.state == "sent" else attempts
 
 
 @dataclass
