@@ -48,6 +48,14 @@ def left_ja(expires_at, now):
     return f"有効期限まであと{left}日です"
 
 
+def left_short(expires_at, now):
+    """The same count for a table cell: 「あと3日」, 「本日まで」 or 「期限切れ」."""
+    left = days_left(expires_at, now)
+    if left is None:
+        return "期限切れ"
+    return "本日まで" if left == 0 else f"あと{left}日"
+
+
 def due_threshold(expires_at, now):
     """The most urgent reminder step reached (14/7/3/1, 0 = expired), or None when not yet."""
     left = days_left(expires_at, now)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from plugin import clock, settings
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import expiry, malls
+from sync import expiry, malls, status
 from tests.sync.helpers import rakuten_account, yahoo_account
 
 
@@ -68,8 +68,9 @@ def _account_expiring(mall, expires_at):
 @pytest.mark.parametrize("days", [0, 1, 2, 3, 6, 7, 13, 14, 15])
 @pytest.mark.parametrize("time_of_day", sorted(TIMES))
 def test_reminder_states_the_days_left_like_the_dashboard(app, clock_pinned, mall, days, time_of_day):
-    """Whatever the time of day, a reminder and the dashboard both state the calendar days left in
-    Japan time (「本日」 on the last day), name the mall once, and say nothing 15 days ahead."""
+    """Whatever the time of day, a reminder, the dashboard and the mall accounts page all state the
+    calendar days left in Japan time (「本日」 on the last day), the mail names the mall once, and
+    nothing is sent or warned 15 days ahead."""
     settings.set_value("sync.reminder_to", "admin@example.jp", actor="t")
     expires_at = clock.from_jst_naive(EXPIRY_JST)
     account = _account_expiring(mall, expires_at)
@@ -77,6 +78,8 @@ def test_reminder_states_the_days_left_like_the_dashboard(app, clock_pinned, mal
     clock_pinned.pin(clock.from_jst_naive(dt.datetime.combine(today, TIMES[time_of_day])))
     expiry.run()
     dashboard = [line for line in expiry.warnings() if account.label in line]
+    short = "本日まで" if days == 0 else f"あと{days}日"
+    assert status.account_row(account).expiry == f"2026-12-11 23:59（{short}）"  # the mall accounts page
     if days == 15:
         assert _mails() == [] and dashboard == []
         return
