@@ -9,6 +9,7 @@ Days are counted as shop staff count them: calendar days in Japan time from toda
 expiry date (`days_left`). The mail and the dashboard say the same words (`left_ja`); the
 steps 14/7/3/1 only decide when a mail goes out, never what it says.
 """
+import datetime as dt
 import logging
 
 from sqlalchemy import select
@@ -32,10 +33,12 @@ def recipients():
 
 
 def days_left(expires_at, now):
-    """Calendar days in Japan time from today to the expiry day (0 on the last day), None once expired."""
+    """Calendar days in Japan time from today to the last day of validity (0 on that day), None once expired."""
     if expires_at <= now:
         return None
-    return (clock.to_jst(expires_at).date() - clock.to_jst(now).date()).days
+    # The last day is the day of the last valid second: a token that dies at 00:00 lives its last day before.
+    last_day = clock.to_jst(expires_at - dt.timedelta(seconds=1)).date()
+    return (last_day - clock.to_jst(now).date()).days
 
 
 def left_ja(expires_at, now):

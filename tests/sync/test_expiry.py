@@ -95,19 +95,23 @@ def test_reminder_states_the_days_left_like_the_dashboard(app, clock_pinned, mal
     assert mail.subject.count(mall_name) == 1 and body.count(f"{mall_name}の{mall_name}") == 0
 
 
-@pytest.mark.parametrize("when_jst, words", [
-    (dt.datetime(2026, 12, 10, 23, 55), "有効期限まであと1日です"),
-    (dt.datetime(2026, 12, 11, 0, 5), "有効期限は本日までです"),
-    (dt.datetime(2026, 12, 11, 9, 59), "有効期限は本日までです"),
+@pytest.mark.parametrize("expires_jst, when_jst, words", [
+    (dt.datetime(2026, 12, 11, 10, 0), dt.datetime(2026, 12, 10, 23, 55), "有効期限まであと1日です"),
+    (dt.datetime(2026, 12, 11, 10, 0), dt.datetime(2026, 12, 11, 0, 5), "有効期限は本日までです"),
+    (dt.datetime(2026, 12, 11, 10, 0), dt.datetime(2026, 12, 11, 9, 59), "有効期限は本日までです"),
+    (dt.datetime(2026, 12, 11, 0, 0), dt.datetime(2026, 12, 10, 0, 5), "有効期限は本日までです"),
+    (dt.datetime(2026, 12, 11, 0, 0), dt.datetime(2026, 12, 9, 23, 55), "有効期限まであと1日です"),
 ])
-def test_a_token_expiring_in_the_morning_counts_days_the_same_way(app, clock_pinned, when_jst, words):
-    """A Yahoo! token expiring at 10:00 JST reads 「本日」 from midnight of that day until it expires."""
+def test_a_token_expiring_at_another_hour_counts_days_the_same_way(app, clock_pinned, expires_jst, when_jst, words):
+    """A Yahoo! token expiring at 10:00 JST reads 「本日」 from midnight of that day until it expires;
+    one expiring at 00:00 has its last day the day before."""
     settings.set_value("sync.reminder_to", "admin@example.jp", actor="t")
-    _account_expiring("yahoo", clock.from_jst_naive(dt.datetime(2026, 12, 11, 10, 0)))
+    _account_expiring("yahoo", clock.from_jst_naive(expires_jst))
     clock_pinned.pin(clock.from_jst_naive(when_jst))
     expiry.run()
     (mail,) = _mails()
-    assert words in mail.subject and any(f"{words}（2026-12-11 10:00）。" in line for line in expiry.warnings())
+    shown = f"{expires_jst:%Y-%m-%d %H:%M}"
+    assert words in mail.subject and any(f"{words}（{shown}）。" in line for line in expiry.warnings())
 
 
 def test_expired_credential_reads_naturally(app, clock_pinned):
