@@ -3,6 +3,7 @@ Japanese labels of kinds, and the id lists of a release (what an admin approved,
 import re
 from dataclasses import dataclass
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 
 from sqlalchemy import func, select
@@ -147,11 +148,23 @@ class Preview:
     attachments: list
 
 
+def header_text(raw_value):
+    """A header as written in the mail, decoded once as RFC 2047 says: the space between two
+    encoded words goes (the email package keeps it inside a long Japanese name)."""
+    if not raw_value.isascii():  # raw 8-bit bytes (not mallbridge's own mail): read them as UTF-8
+        raw_value = raw_value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", raw_value)
+    try:
+        return str(make_header(decode_header(unfolded)))
+    except (ValueError, LookupError, UnicodeError):
+        return unfolded
+
+
 def preview(raw):
     """Parse stored MIME for display; never raises on a malformed message."""
     try:
         msg = BytesParser(policy=policy.default).parsebytes(bytes(raw))
-        headers = [(name, str(value)) for name, value in msg.items()]
+        headers = [(name, header_text(value)) for name, value in msg.raw_items()]
     except Exception as exc:  # noqa: BLE001 - show what we can instead of failing the page
         return Preview(headers=[], body=f"(解析できません: {exc})", truncated=False, attachments=[])
     body, attachments = "", []

@@ -4,7 +4,7 @@ import re
 
 from plugin import compose, outbox
 from plugin.extensions import db
-from plugin.outbox import OutboxMessage
+from plugin.outbox import OutboxMessage, history
 from plugin.outbox.runner import Runner
 
 LITERAL = "お問い合わせ =?utf-8?b?5Lu25ZCN?= について"
@@ -67,3 +67,18 @@ def test_sent_mail_counts_the_try_that_sent_it(app, auth, client, runner, smtp_s
     _login_admin(auth)
     assert _admin_attempts(client, first) == (["1"], "1")
     assert _admin_attempts(client, second) == (["2"], "2")
+
+
+def test_detail_headers_read_as_written_for_long_japanese_names(app, auth, client):
+    """A long Japanese name folded over several encoded words reads back without a stray space, and a
+    literal encoded word in the subject stays literal, in the detail page's header table."""
+    name = "山田 花子（やまだ はなこ）株式会社みどり商事 購買部 第二課 課長代理"
+    msg = compose.build_message(sender=("r+abc@reply.localhost", name), to="inbox@example.jp", subject=LITERAL,
+                                body="本文")
+    row = outbox.enqueue(msg)
+    db.session.commit()
+    headers = dict(history.preview(row.raw).headers)
+    assert headers["From"] == f"{name} <r+abc@reply.localhost>" and headers["Subject"] == LITERAL
+    _login_admin(auth)
+    page = client.get(f"/admin/outbox/{row.id}").get_data(as_text=True)
+    assert f"<td>{name} &lt;r+abc@reply.localhost&gt;</td>" in page
