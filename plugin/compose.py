@@ -1,10 +1,10 @@
 """The one place that builds mail: UTF-8 bodies, RFC 2047 headers, threading, attachments.
 
-Flask-free, so forms, mall sync and the outbox all compose the same way. Every header value
-that may come from outside (customer names, item titles, subjects) goes through
-`clean_header`, so a CR/LF inside a value can never start a new header.
+Flask-free, so forms, mall sync and the outbox all compose the same way. Header lines are laid
+out by plugin.mime_headers (encoded words that keep every space, at most 76 characters a line).
+Every header value that may come from outside (customer names, item titles, subjects) goes
+through `clean_header`, so a CR/LF inside a value can never start a new header.
 """
-import base64
 import email.utils
 import re
 import unicodedata
@@ -13,7 +13,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from plugin import clock
+from plugin import clock, mime_headers
 
 # Control characters (C0, DEL, C1) and the Unicode line/paragraph separators: mail clients
 # may treat any of them as a line break, so none of them may reach a header.
@@ -45,58 +45,13 @@ def clean_header(value):
     return _SPACES.sub(" ", text).strip()
 
 
-class _Folded(str):
-    """A header value that folds itself into RFC 2047 encoded-words.
-
-    CPython's folder puts the space between two Japanese words *between* two encoded-words,
-    where RFC 2047 decoders drop it (「お問い合わせ 山田」 arrives as 「お問い合わせ山田」). We
-    encode the whole text, spaces included, in words of at most 45 bytes (75 characters). str() is the
-    decoded text, so code reading the header (outbox, tests) sees what a person would.
-    """
-
-    def __new__(cls, name, text, folded):
-        obj = super().__new__(cls, text)
-        obj.name, obj.folded = name, folded
-        return obj
-
-    def __getnewargs__(self):
-        return (self.name, str(self), self.folded)
-
-    def fold(self, *, policy):
-        """The header line(s) as the generator writes them."""
-        return f"{self.name}: {self.folded.replace(FOLD, policy.linesep + ' ')}{policy.linesep}"
-
-
-FOLD = "\n "
-
-
-def encoded_words(text, limit=45):
-    """`text` as base64 encoded-words of at most `limit` UTF-8 bytes, never splitting a character."""
-    chunks, chunk = [], b""
-    for char in text:
-        data = char.encode("utf-8")
-        if chunk and len(chunk) + len(data) > limit:
-            chunks.append(chunk)
-            chunk = b""
-        chunk += data
-    if chunk:
-        chunks.append(chunk)
-    return FOLD.join(f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks)
-
-
 def _set_text(msg, name, value):
     text = clean_header(value)
-    msg[name] = text if text.isascii() else _Folded(name, text, encoded_words(text))
+    msg[name] = mime_headers.text_header(name, text) if text else text
 
 
 def _set_addresses(msg, name, addresses):
-    parts = []
-    for addr in addresses:
-        if addr.display_name.isascii():
-            parts.append(str(addr))
-        else:
-            parts.append(f"{encoded_words(addr.display_name)} <{addr.addr_spec}>")
-    msg[name] = _Folded(name, ", ".join(str(a) for a in addresses), ("," + FOLD).join(parts))
+    msg[name] = mime_headers.address_header(name, addresses)
 
 
 def address(addr_spec, display_name=None):

@@ -65,8 +65,10 @@ KINDS = {
         "本メールは自動送信です。お心当たりのない場合は、お手数ですが破棄してください。\n\n"
         "{{ shop.name }}\n{% if shop.phone %}TEL: {{ shop.phone }}\n{% endif %}"
         "{% if shop.email %}E-mail: {{ shop.email }}\n{% endif %}"),
+    # The inquiry number keeps two inquiries from sharing a subject (threaders group by subject).
     "mall_subject": Kind(
-        "モール問い合わせの件名", "【{{ mall.label }}】{{ inquiry.type }} {{ inquiry.title or inquiry.item_name }}",
+        "モール問い合わせの件名",
+        "【{{ mall.label }}】{{ inquiry.type }} {{ inquiry.title or inquiry.item_name }} [{{ inquiry.id }}]",
         "", has_body=False),
 }
 
@@ -217,6 +219,15 @@ def save(shop_id, kind, subject, body, actor=None):
     row.subject, row.body, row.updated_by = subject.strip(), (body or "").replace("\r\n", "\n"), actor
     db.session.add(row)
     return row
+
+
+def blank_context(**known):
+    """Every placeholder empty, then the namespaces given (`shop={...}`) filled in: a template that
+    passed validation never fails for want of a value its kind does not know."""
+    ctx = {name: dict.fromkeys(attrs, "") for name, attrs in PLACEHOLDERS.items()}
+    for name, values in known.items():
+        ctx[name].update(values)
+    return ctx
 
 
 def sample_context(shop=None, staff=None):

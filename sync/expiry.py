@@ -1,8 +1,13 @@
 """Expiry of mall credentials: reminder mails 14, 7, 3 and 1 days ahead, and dashboard warnings.
 
 Which credential expires and when is the mall adapter's business (Rakuten license keys live 90
-days and the expiry endpoint tells the date; Yahoo! refresh tokens 4 weeks from issue). Each reminder is recorded (account, kind, expiry, days), so a restart or
-a second worker never repeats one, and a renewed key starts a fresh series.
+days and the expiry endpoint tells the date; Yahoo! refresh tokens 4 weeks from issue). Each
+reminder is recorded (account, kind, expiry, days), so a restart or a second worker never
+repeats one, and a renewed key starts a fresh series.
+
+Days are counted as shop staff count them: calendar days in Japan time from today to the
+expiry date (`days_left`). The mail and the dashboard say the same words (`left_ja`); the
+steps 14/7/3/1 only decide when a mail goes out, never what it says.
 """
 import datetime as dt
 import logging
@@ -12,7 +17,7 @@ from sqlalchemy import select
 from plugin import clock, compose, outbox
 from plugin.extensions import db
 from plugin.models import User
-from sync import accounts, malls, options
+from sync import accounts, options
 from sync.models import MallAccount, ReminderSent
 
 log = logging.getLogger(f"mallbridge.{__name__}")
@@ -27,12 +32,39 @@ def recipients():
     return list(dict.fromkeys(found))
 
 
+def days_left(expires_at, now):
+    """Calendar days in Japan time from today to the last day of validity (0 on that day), None once expired."""
+    if expires_at <= now:
+        return None
+    # The last day is the day of the last valid second: a token that dies at 00:00 lives its last day before.
+    last_day = clock.to_jst(expires_at - dt.timedelta(seconds=1)).date()
+    return (last_day - clock.to_jst(now).date()).days
+
+
+def left_ja(expires_at, now):
+    """How long is left, in the words the mail and the dashboard share, e.g. 「有効期限まであと3日です」."""
+    left = days_left(expires_at, now)
+    if left is None:
+        return "有効期限が切れています"
+    if left == 0:
+        return "有効期限は本日までです"
+    return f"有効期限まであと{left}日です"
+
+
+def left_short(expires_at, now):
+    """The same count for a table cell: 「あと3日」, 「本日まで」 or 「期限切れ」."""
+    left = days_left(expires_at, now)
+    if left is None:
+        return "期限切れ"
+    return "本日まで" if left == 0 else f"あと{left}日"
+
+
 def due_threshold(expires_at, now):
     """The most urgent reminder step reached (14/7/3/1, 0 = expired), or None when not yet."""
-    left = expires_at - now
-    if left <= dt.timedelta(0):
+    left = days_left(expires_at, now)
+    if left is None:
         return 0
-    reached = [d for d in DAYS if left <= dt.timedelta(days=d)]
+    reached = [d for d in DAYS if left <= d]
     return min(reached) if reached else None
 
 
@@ -53,7 +85,7 @@ def check_account(account, now=None):
         return None
     to = recipients()
     if to:
-        _send(account, label, expires_at, step, to)
+        _send(account, label, expires_at, step, to, now)
     else:
         log.warning("account %s: %s expires %s but no reminder address is set", account.id, kind, expires_at)
     # The earlier steps are covered by this mail: never send "14 days" after "3 days".
@@ -63,16 +95,16 @@ def check_account(account, now=None):
     return step
 
 
-def _send(account, label, expires_at, step, to):
+def _send(account, label, expires_at, step, to, now):
+    # The label names the mall already (楽天のライセンスキー): the subject must not repeat it.
     when = clock.to_jst(expires_at).strftime("%Y-%m-%d %H:%M")
-    head = "期限が切れました" if step == 0 else f"期限まであと{step}日です"
-    mall = malls.label(account.mall)
+    head = left_ja(expires_at, now)
     how = account.adapter.renew_how(account)
-    body = (f"{account.shop.name}（{mall} {account.external_id}）の{label}の{head}。\n\n"
+    body = (f"{account.shop.name}（{account.label}）の{label}の{head}。\n\n"
             f"有効期限: {when}（日本時間）\n\n{how}\n\n"
             "期限が切れると、このアカウントの問い合わせ取り込みは停止します。更新後、停止中の問い合わせもまとめて取り込みます。\n")
     msg = compose.build_message(sender=outbox.system_sender(), to=to,
-                                subject=f"【mallbridge】{mall}の{label}の{head}（{account.shop.name}）", body=body)
+                                subject=f"【mallbridge】{label}の{head}（{account.shop.name}）", body=body)
     outbox.enqueue(msg, kind="reminder", shop_id=account.shop_id,
                    dedupe_key=f"reminder:{account.id}:{expires_at:%Y%m%d%H%M%S}:{step}")
 
@@ -99,11 +131,9 @@ def warnings():
         expiry = accounts.expiry_of(account)
         if expiry is None:
             continue
-        step = due_threshold(expiry[1], now)
+        if due_threshold(expiry[1], now) is None:
+            continue
         label = account.adapter.credential.label
-        if step == 0:
-            lines.append(f"{name}: {label}の有効期限が切れています。")
-        elif step is not None:
-            left = (expiry[1] - now).days
-            lines.append(f"{name}: {label}の有効期限まであと{left + 1}日以内です（{clock.to_jst(expiry[1]):%Y-%m-%d}）。")
+        when = f"（{clock.to_jst(expiry[1]):%Y-%m-%d %H:%M}）" if expiry[1] > now else ""
+        lines.append(f"{name}: {label}の{left_ja(expiry[1], now)}{when}。")
     return lines

@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from flask import current_app
 
 from plugin import clock, compose, mail_templates, outbox
+from plugin.extensions import db
+from plugin.models import Shop
 from sync import identity, malls
 from sync.messages import MallMessage
 from sync.models import MallAccount
@@ -22,10 +24,19 @@ RULE = "─" * 30
 
 
 def base_subject(shop_id: int, msg: MallMessage) -> str:
-    """The thread's subject from the shop's `mall_subject` template, e.g. `【楽天】商品問い合わせ 有機緑茶 100g`."""
-    context = {"mall": {"label": malls.label(msg.mall), "name": msg.mall},
-               "inquiry": {"type": msg.inquiry_type or "問い合わせ", "title": msg.title or "",
-                           "item_name": msg.item_name or "", "id": msg.inquiry_id}}
+    """The thread's subject from the shop's `mall_subject` template, with the inquiry number,
+    e.g. `【楽天】商品問い合わせ 有機緑茶 100g [391234-20261128-1w]`.
+
+    Many inquiries share their words (every Rakuten 店舗問い合わせ reads 「【楽天】店舗問い合わせ」)
+    and threaders that group by subject would merge them: a shop template that leaves the number
+    out gets it appended."""
+    shop = db.session.get(Shop, shop_id)
+    context = mail_templates.blank_context(
+        mall={"label": malls.label(msg.mall), "name": msg.mall},
+        inquiry={"type": msg.inquiry_type or "問い合わせ", "title": msg.title or "",
+                 "item_name": msg.item_name or "", "id": msg.inquiry_id},
+        shop={"name": shop.name, "code": shop.code} if shop else {},
+        customer={"name": msg.customer_name or ""}, order={"number": msg.order_number or ""})
     try:
         subject, _ = mail_templates.render(shop_id, "mall_subject", context)
     except Exception:  # noqa: BLE001 - a broken shop template must not stop mail; use the default
@@ -33,6 +44,9 @@ def base_subject(shop_id: int, msg: MallMessage) -> str:
     if not compose.clean_header(subject):
         label = context["mall"]["label"]
         subject = f"【{label}】{context['inquiry']['type']} {msg.title or msg.item_name or ''}"
+    number = compose.clean_header(msg.inquiry_id)
+    if number and number not in subject:
+        subject = f"{subject} [{number}]"
     return compose.clean_header(subject)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from plugin import clock
 from plugin.extensions import db
-from sync import accounts, malls, options
+from sync import accounts, expiry, malls, options
 from sync.models import InboundMessage, MallAccount, MallInquiry
 
 RMESSE_INCLUDED = 100  # conversations included in the plan each month
@@ -21,6 +21,7 @@ class AccountRow:
     state: str
     today: int
     backfill: str | None
+    expiry: str | None = None  # e.g. 2026-12-11 23:59（あと10日）, counted like the reminders
 
 
 def today_start_utc():
@@ -49,7 +50,11 @@ def account_row(account, today_counts=None):
     backfill = None
     if account.backfilled_at is None and account.backfill_total is not None:
         backfill = f"{account.backfill_done or 0} / {account.backfill_total}"
-    return AccountRow(account, state_ja(account), today_counts.get(account.id, 0), backfill)
+    expires = accounts.expiry_of(account)
+    when = None
+    if expires is not None:
+        when = f"{clock.to_jst(expires[1]):%Y-%m-%d %H:%M}（{expiry.left_short(expires[1], clock.now())}）"
+    return AccountRow(account, state_ja(account), today_counts.get(account.id, 0), backfill, when)
 
 
 def messages_today():

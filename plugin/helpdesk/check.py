@@ -8,13 +8,11 @@ as the address-book push (plugin.helpdesk.ratelimit), in whichever process it ru
 """
 import dataclasses
 import secrets
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app
 
-from plugin import clock, crypto, helpdesk, outbox, smtp
+from plugin import clock, compose, crypto, helpdesk, outbox, smtp
 from plugin.helpdesk import api as api_errors
 from plugin.helpdesk import target as targets
 
@@ -59,20 +57,17 @@ def run(env_name):
 # --- test mail ------------------------------------------------------------------------------
 
 def build_test_mail(env, code, sender):
-    """The test message: the unique code in the subject lets the admin find it in the inbox."""
-    msg = EmailMessage()
-    msg["Subject"] = f"[mallbridge] 接続テスト {code}"
-    msg["From"] = sender
-    msg["To"] = env.forward_to
-    # Dated in Japan time like every other mail of mallbridge (not "-0000").
-    msg["Date"] = format_datetime(clock.to_jst(clock.now()).replace(microsecond=0))
-    msg["Message-ID"] = make_msgid("helpdesk-test", domain=sender.split("@", 1)[1])
-    msg["X-Mallbridge-Test"] = code
-    msg.set_content(
-        f"mallbridge からの接続テストです（{env.label}）。\n"
-        f"このメールがヘルプデスクの受信箱に届いていれば、転送設定は正しく動いています。\n\n"
-        f"確認コード: {code}\n送信日時: {clock.to_jst(clock.now()):%Y-%m-%d %H:%M} (JST)\n")
-    return msg
+    """The test message: the unique code in the subject lets the admin find it in the inbox.
+
+    Composed like every other mail of mallbridge (plugin.compose): dated in Japan time, header
+    lines folded the same way."""
+    return compose.build_message(
+        sender=sender, to=env.forward_to, subject=f"[mallbridge] 接続テスト {code}",
+        message_id=compose.make_msgid(f"helpdesk-test.{code}", sender.split("@", 1)[1]),
+        headers={"X-Mallbridge-Test": code},
+        body=(f"mallbridge からの接続テストです（{env.label}）。\n"
+              f"このメールがヘルプデスクの受信箱に届いていれば、転送設定は正しく動いています。\n\n"
+              f"確認コード: {code}\n送信日時: {clock.to_jst(clock.now()):%Y-%m-%d %H:%M} (JST)\n"))
 
 
 def send_test_mail(env, code):

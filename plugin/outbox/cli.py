@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from plugin import clock
 from plugin.extensions import db
-from plugin.outbox import STATES, OutboxMessage, store
+from plugin.outbox import STATES, OutboxMessage, history, store
 from plugin.outbox.runner import Runner, relax_commit_durability
 from plugin.smtp import SmtpConnection, SmtpUrlError, parse_smtp_url
 
@@ -59,7 +59,7 @@ def list_cmd(state, limit):
     for row in db.session.scalars(query):
         created = clock.to_jst(row.created_at).strftime("%Y-%m-%d %H:%M")
         error = f"\t{row.last_error}" if row.last_error and row.state in ("failed", "dead") else ""
-        click.echo(f"{row.id}\t{row.state}\t{created}\t{row.attempts}\t{','.join(row.recipients)}"
+        click.echo(f"{row.id}\t{row.state}\t{created}\t{history.attempts_shown(row)}\t{','.join(row.recipients)}"
                    f"\t{row.subject or ''}{error}")
 
 

@@ -3,6 +3,7 @@ Japanese labels of kinds, and the id lists of a release (what an admin approved,
 import re
 from dataclasses import dataclass
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 
 from sqlalchemy import func, select
@@ -31,11 +32,12 @@ def kind_label(kind):
 
 
 def attempts_shown(row):
-    """Delivery attempts as the admin reads them: a sent mail was tried at least once.
+    """Delivery attempts as the admin reads them: the failed ones, plus the one that got it out.
 
-    Rows sent before the count included the successful attempt say 0; they show 1."""
+    `attempts` counts failures only (it is the retry budget, reset by a requeue), so a mail sent
+    at the first try says 0 there: it was tried once."""
     attempts = row.attempts or 0
-    return max(attempts, 1) if row.state == "sent" else attempts
+    return attempts + 1 if row.state == "sent" else attempts
 
 
 @dataclass
@@ -146,11 +148,23 @@ class Preview:
     attachments: list
 
 
+def header_text(raw_value):
+    """A header as written in the mail, decoded once as RFC 2047 says: the space between two
+    encoded words goes (the email package keeps it inside a long Japanese name)."""
+    if not raw_value.isascii():  # raw 8-bit bytes (not mallbridge's own mail): read them as UTF-8
+        raw_value = raw_value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", raw_value)
+    try:
+        return str(make_header(decode_header(unfolded)))
+    except (ValueError, LookupError, UnicodeError):
+        return unfolded
+
+
 def preview(raw):
     """Parse stored MIME for display; never raises on a malformed message."""
     try:
         msg = BytesParser(policy=policy.default).parsebytes(bytes(raw))
-        headers = [(name, str(value)) for name, value in msg.items()]
+        headers = [(name, header_text(value)) for name, value in msg.raw_items()]
     except Exception as exc:  # noqa: BLE001 - show what we can instead of failing the page
         return Preview(headers=[], body=f"(解析できません: {exc})", truncated=False, attachments=[])
     body, attachments = "", []

@@ -46,6 +46,8 @@ def _decoded_subject(msg):
     value = msg.get("Subject")
     if value is None:
         return None
+    if hasattr(value, "name"):  # a header object (policy.default, plugin.compose) is decoded already: once
+        return str(value)
     try:
         return str(make_header(decode_header(str(value))))
     except (ValueError, LookupError):

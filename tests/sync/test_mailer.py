@@ -2,6 +2,7 @@
 import email
 from email import policy
 
+from plugin import mail_templates
 from plugin.extensions import db
 from sync import identity, mailer
 from sync.messages import MallFile, MallMessage
@@ -121,3 +122,27 @@ def test_body_shows_the_order_and_inquiry_links(app):
     assert "注文番号: 391234-20261120-0001  https://order-rp.rms.rakuten.co.jp/" in body
     assert "モールで開く: https://rmesse.rms.rakuten.co.jp/inquiry/391234-20261120-1" in body
     db.session.rollback()
+
+
+def test_default_subject_carries_the_inquiry_number(app):
+    """Two 店舗問い合わせ with the same words get distinct subjects: the inquiry number joins them."""
+    account = rakuten_account()
+    first = mailer.base_subject(account.shop_id, _msg(inquiry_type="店舗問い合わせ", item_name=None,
+                                                      inquiry_id="391234-20261128-1"))
+    second = mailer.base_subject(account.shop_id, _msg(inquiry_type="店舗問い合わせ", item_name=None,
+                                                       inquiry_id="391234-20261128-2"))
+    assert first == "【楽天】店舗問い合わせ [391234-20261128-1]"
+    assert second == "【楽天】店舗問い合わせ [391234-20261128-2]"
+    assert mailer.base_subject(account.shop_id, _msg()) == "【楽天】受注問い合わせ 有機緑茶 100g [391234-20261120-1]"
+
+
+def test_shop_templates_keep_working_and_never_lose_the_number(app):
+    """A shop template saved before the number was in the default still renders, with the number
+    added; one that places the number itself gets it once."""
+    account = rakuten_account()
+    mail_templates.save(account.shop_id, "mall_subject", "[店舗名] {{ mall.label }} {{ inquiry.type }}", "")
+    db.session.commit()
+    assert mailer.base_subject(account.shop_id, _msg()) == f"{account.shop.name} 楽天 受注問い合わせ [391234-20261120-1]"
+    mail_templates.save(account.shop_id, "mall_subject", "No.{{ inquiry.id }} {{ inquiry.item_name }}", "")
+    db.session.commit()
+    assert mailer.base_subject(account.shop_id, _msg()) == "No.391234-20261120-1 有機緑茶 100g"

@@ -110,11 +110,12 @@ def test_counted_per_rakuten_shop_and_yahoo_is_left_out(app, clock_pinned):
 
 
 def test_admin_page_shows_conversations_and_fee(app, auth, clock_pinned):
-    """The mall accounts page lists each Rakuten shop's months with the count and the fee in yen."""
+    """The mall accounts page lists each Rakuten shop's months (「2026年11月」) with the count and the fee in yen."""
     settings.set_value("sync.rmesse_base_price", 3000, actor="test")
     account = rakuten_account()
     _inquiries(account, dt.datetime(2026, 11, 5), 250)
     auth.login("admin@example.jp", "admin-password-1")
     page = auth.client.get("/admin/mall-accounts").get_data(as_text=True)
     assert "R-Messe 会話数と月額の目安" in page
-    assert "2026-11" in page and ">250<" in page and "¥4,500" in page and "¥3,000" in page
+    assert "<td>2026年11月</td>" in page and "<td>2026年6月</td>" in page and "<td>2026-11</td>" not in page
+    assert ">250<" in page and "¥4,500" in page and "¥3,000" in page

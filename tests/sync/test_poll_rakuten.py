@@ -100,3 +100,17 @@ def test_with_markers_asks_per_chunk(n, size, expected):
     pairs = list(with_markers(range(n), lambda i: i, markers_of, size))
     assert pairs == [(i, f"m{i}" if i % 2 else None) for i in range(n)]
     assert asked == expected
+
+
+def test_a_pass_lists_two_windows_and_keeps_the_cursor(rsps, client):
+    """A pass after a complete one re-scans 60 days in two list calls (none for an empty leftover
+    window), covers every second from 60 days back to its start, and moves the cursor to that start."""
+    rsps.get(API + "/inquiries", json=page([]))
+    now = dt.datetime(2026, 12, 1, 10, 11, 12)
+    cursor = type("Cursor", (), {"scanned_until": now - dt.timedelta(seconds=30)})()
+    scan = rakuten_poll.RakutenScan(object(), client, cursor, now, None)
+    assert list(scan.snapshots(_no_markers)) == []
+    ranges = [(call.request.params["fromDate"], call.request.params["toDate"]) for call in rsps.calls]
+    assert ranges == [("2026-10-02T19:11:12", "2026-11-01T19:11:12"), ("2026-11-01T19:11:13", "2026-12-01T19:11:12")]
+    scan.advance(cursor)
+    assert cursor.scanned_until == now

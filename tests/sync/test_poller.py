@@ -50,8 +50,8 @@ def test_backfill_is_staged_released_delivered_and_threaded(sync_app, mall, smtp
     assert rcpt1 == [INBOX] and rcpt2 == [INBOX]
     number = inq["inquiryNumber"]
     assert first["Message-ID"] == f"<rakuten.{SHOP}.{number}.q@reply.localhost>"
-    assert str(first["Subject"]) == "【楽天】商品問い合わせ 有機緑茶 100g"
-    assert str(second["Subject"]) == "Re: 【楽天】商品問い合わせ 有機緑茶 100g"
+    assert str(first["Subject"]) == f"【楽天】商品問い合わせ 有機緑茶 100g [{number}]"
+    assert str(second["Subject"]) == f"Re: 【楽天】商品問い合わせ 有機緑茶 100g [{number}]"
     assert second["In-Reply-To"] == first["Message-ID"]
     assert first["Message-ID"] in second["References"]
     assert first["X-Mallbridge-Inquiry"] == number and first["X-Mallbridge-Mall"] == "rakuten"

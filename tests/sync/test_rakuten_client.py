@@ -1,6 +1,7 @@
 """Rakuten client against `responses`: every call, the documented bodies and every error shape."""
 import base64
 import datetime as dt
+import itertools
 
 import pytest
 import requests
@@ -127,16 +128,25 @@ def test_windows_are_at_most_30_days_and_cover_the_range():
     start = dt.datetime(2026, 1, 1)
     result = list(windows(start, start + dt.timedelta(days=75)))
     assert len(result) == 3
-    assert result[0] == (start, start + dt.timedelta(days=30, seconds=-1))
-    assert result[1][0] == start + dt.timedelta(days=30)
+    assert result[0] == (start, start + dt.timedelta(days=30))
+    assert result[1][0] == start + dt.timedelta(days=30, seconds=1)
     assert result[-1][1] == start + dt.timedelta(days=75)
-    assert all(b - a < dt.timedelta(days=31) for a, b in result)
+    assert all(b - a <= dt.timedelta(days=30) for a, b in result)
+    assert all(later[0] - earlier[1] == dt.timedelta(seconds=1) for earlier, later in itertools.pairwise(result))
+
+
+def test_a_60_day_pass_is_two_windows():
+    """The rolling 60-day re-scan (and a 90-day backfill) leave no one-second window over:
+    no API call for a window that can hold nothing new."""
+    end = dt.datetime(2026, 12, 1, 10, 11, 12)
+    assert len(list(windows(end - dt.timedelta(days=60), end))) == 2
+    assert len(list(windows(end - dt.timedelta(days=90), end))) == 3
 
 
 def test_iter_inquiries_walks_windows_and_pages(rsps, client):
     """A 45-day range is read in two windows, the first over two pages."""
-    first = {"fromDate": "2026-10-01T09:00:00", "toDate": "2026-10-31T08:59:59"}
-    second = {"fromDate": "2026-10-31T09:00:00", "toDate": "2026-11-15T09:00:00"}
+    first = {"fromDate": "2026-10-01T09:00:00", "toDate": "2026-10-31T09:00:00"}
+    second = {"fromDate": "2026-10-31T09:00:01", "toDate": "2026-11-15T09:00:00"}
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-a"), inquiry(inquiryNumber="1-b")], 3, 2, 1),
              match=[matchers.query_param_matcher(first | {"limit": "2", "page": "1"})])
     rsps.get(API + "/inquiries", json=page([inquiry(inquiryNumber="1-c")], 3, 2, 2),

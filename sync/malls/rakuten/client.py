@@ -49,10 +49,13 @@ def esa_header(service_secret, license_key):
 
 
 def windows(start, end, span=MAX_WINDOW):
-    """[start, end] cut into consecutive (from, to) windows of at most `span`, oldest first."""
+    """[start, end] cut into consecutive (from, to) windows, to at most `span` after from, oldest first.
+
+    A window reaches `span` past its start (both ends included): a 60-day pass is then two
+    windows, not two and a one-second window that costs a call and is always empty."""
     start, end = start.replace(microsecond=0), end.replace(microsecond=0)
     while start <= end:
-        stop = min(start + span - dt.timedelta(seconds=1), end)
+        stop = min(start + span, end)
         yield start, stop
         start = stop + dt.timedelta(seconds=1)
 
