@@ -6,7 +6,7 @@ LIKE 'x%' is an index range under any collation). Existing rows are filled here.
 address find a customer's inquiries through (account_id, customer).
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +14,7 @@ from alembic import op
 from plugin.normalize import normalize_name
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 BATCH = 5000
