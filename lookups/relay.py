@@ -32,7 +32,7 @@ _MASKED = bindparam("masked_address")
 _MASKED_NORM = bindparam("email_norm")
 INQUIRY_LIMIT = 20  # the newest inquiries of one customer a lookup reads (and shows)
 INQUIRY_FIELDS = ("id", "inquiry_id", "account_id", "subject", "customer_name", "customer_address", "order_number",
-                  "started_at")
+                  "inquiry_type", "started_at")
 
 
 def resolve(q: LookupQuery, domain: str, secret: str) -> str | None:
@@ -113,6 +113,7 @@ BY_RELAY = Seeks((MallInquiry.account_id == _ACCOUNT) & (MallInquiry.customer ==
 BY_MASKED = Seeks(MallInquiry.customer_address.in_([_MASKED, _MASKED_NORM]), "masked")
 
 
+# Inquiries stored before the type had a column of its own: the default subject begins with it.
 _TYPE = re.compile(r"^【[^】]*】\s*(\S+)")
 
 
@@ -127,9 +128,9 @@ def inquiry_info(d: dict[str, Any], shop: ShopInfo, when, orders: list[OrderInfo
         links = malls.get(d["mall"]).links(account, msg)
     except KeyError:  # a mall this version no longer knows: the inquiry is still shown
         links = {}
-    kind = _TYPE.match(d["subject"] or "")
+    kind = d.get("inquiry_type") or (m.group(1) if (m := _TYPE.match(d["subject"] or "")) else None)
     order = next((o for o in orders if d["order_number"] and o.order_number == d["order_number"]
                   and o.shop.id == shop.id), None)
     return InquiryInfo(d["id"], shop, d["mall"], malls.label(d["mall"]), d["account_id"], d["inquiry_id"],
-                       d["subject"], kind.group(1) if kind else None, d["customer_name"], d["customer_address"],
+                       d["subject"], kind, d["customer_name"], d["customer_address"],
                        d["order_number"], when(d["started_at"]), state, links, order)

@@ -84,7 +84,7 @@ class InquiryInfo:
 
     `state`: open, completing (an agent's completion is on its way to the mall) or completed;
     `links`: the mall back office's pages of the inquiry and of its order (the mall adapter's links);
-    `inquiry_type`: the type the default subject begins with (【楽天】商品問い合わせ …), when it does;
+    `inquiry_type`: the mall's word for it (商品問い合わせ …), stored when it was polled;
     `order`: the order it names (Rakuten order number, Yahoo! order ID) with items, when known.
     """
     id: int

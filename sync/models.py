@@ -124,6 +124,9 @@ class MallInquiry(db.Model):
     customer_name: Mapped[str | None] = mapped_column(String(200))
     customer_address: Mapped[str | None] = mapped_column(String(254), index=True)
     order_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The mall's own word for the inquiry (楽天: 商品問い合わせ, 店舗問い合わせ …): agents read it on the
+    # lookup page whatever subject template the shop uses.
+    inquiry_type: Mapped[str | None] = mapped_column(String(64))
     started_at = mapped_column(DateTime, index=True)
     created_at = mapped_column(DateTime, default=clock.now)
     updated_at = mapped_column(DateTime, default=clock.now, onupdate=clock.now)

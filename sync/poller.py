@@ -233,7 +233,8 @@ def _new_inquiry(account: MallAccount, snap: Snapshot, first: MallMessage, first
                           customer=identity.customer_of(account.id, first), started_at=clock.utc(snap.started_at),
                           customer_name=(first.customer_name or "")[:200] or None,
                           customer_address=(first.customer_address or "")[:254] or None,
-                          order_number=(first.order_number or "")[:64] or None)
+                          order_number=(first.order_number or "")[:64] or None,
+                          inquiry_type=(first.inquiry_type or "")[:64] or None)
     db.session.add(inquiry)
     return inquiry
 

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from plugin import mail_templates
 from plugin.extensions import db
 from plugin.models import AuditLog
 from sync.models import MallAccount
@@ -53,6 +54,18 @@ def test_relay_address_finds_inquiry_order_and_member(hanako, mall, client, auth
     assert [o["order_number"] for o in orders["orders"]] == [ORDER, "391234-20260101-0000001"]
     assert orders["orders"][0]["shipping_address"] == "東京都千代田区1-1"
     assert orders["inquiries"][0]["inquiry_id"] == number
+
+
+def test_the_inquiry_type_shows_whatever_subject_the_shop_chose(hanako, mall, client, auth):
+    """The mall's word for the inquiry is stored when it is polled, so a shop subject template that
+    leaves it out does not take it off the lookup page."""
+    mail_templates.save(factories.default_shop().id, "mall_subject", "No.{{ inquiry.id }} {{ inquiry.item_name }}", "")
+    db.session.commit()
+    _account, mail, _number = deliver_rakuten(mall, order_number=ORDER, user_mask_email=MASKED)
+    assert not str(mail["Subject"]).startswith("【")
+    auth.login()
+    [inquiry] = _json(client, "members", reply_address(mail))["inquiries"]
+    assert inquiry["type"] == "商品問い合わせ"
 
 
 def test_plain_email_lookups_carry_an_empty_inquiries_list(hanako, client, auth):
