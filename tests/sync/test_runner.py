@@ -85,8 +85,9 @@ def test_database_outage_is_logged_once_and_survived(sync_app, mall, monkeypatch
         calls.append(1)
         if len(calls) <= 3:
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        results = real(**kw)
         worker.stopping = True
-        return real(**kw)
+        return results
 
     monkeypatch.setattr(poller, "poll_all", broken)
     worker = SyncRunner(report=lambda line: None, sleep=sleeps.append)
