@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import clock
@@ -139,13 +139,16 @@ class SyncRunner(Worker):
 
 
 def until_next_due(poll_seconds: float) -> float:
-    """Seconds until the next enabled, unpaused account is due or the next reply job's lease runs
-    out (0.5 … poll_seconds)."""
-    nxt = db.session.scalar(select(func.min(MallAccount.next_poll_at)).where(
-        MallAccount.enabled.is_(True), MallAccount.paused_reason.is_(None)))
+    """Seconds until the next enabled, unpaused account is due and not leased by another worker, or
+    until the next reply job's lease runs out (0.5 … poll_seconds)."""
+    now = clock.now()
+    rows = db.session.execute(select(MallAccount.next_poll_at, MallAccount.lease_until).where(
+        MallAccount.enabled.is_(True), MallAccount.paused_reason.is_(None))).all()
     lease_end = queue.QUEUE.next_expiry()
     db.session.remove()
-    times = [t for t in (nxt, lease_end) if t is not None]
+    # An account another worker is polling is due again for us only when its lease runs out.
+    times = [max(due or now, leased or now) for due, leased in rows]
+    times += [lease_end] if lease_end is not None else []
     if not times:
         return float(poll_seconds)
-    return min(max((min(times) - clock.now()).total_seconds(), 0.5), float(poll_seconds))
+    return min(max((min(times) - now).total_seconds(), 0.5), float(poll_seconds))
