@@ -47,7 +47,10 @@ def relax_commit_durability():
         return
     _relaxed.statement = statement
     event.listen(engine, "connect", _relaxed)
-    engine.dispose()  # pooled connections were opened before the listener existed
+    # Pooled connections were opened before the listener existed. The session's own connection
+    # goes back first: one still checked out would outlive the disposed pool, open (a leak).
+    db.session.remove()
+    engine.dispose()
 
 
 def _relaxed(dbapi_connection, connection_record):
