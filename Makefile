@@ -64,3 +64,7 @@ bench-helpdesk: install
 
 clean:
 	rm -rf $(VENV) instance artifacts .pytest_cache
+
+.PHONY: bench-scale
+bench-scale: install
+	$(PY) -m bench.scale

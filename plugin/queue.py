@@ -9,6 +9,10 @@ changes as single conditional UPDATEs (… WHERE state IN …, so an admin actio
 worker: a row the worker has just claimed is simply not matched), claiming with a lease, lease
 recovery, the admin actions, what a worker does with a row it holds, and the retry schedule
 setting each queue declares.
+
+Leases are short (LEASE_SECONDS) and renewed by the worker's heartbeat (plugin.worker.Heartbeat,
+`renew()`) while the worker lives, so a row outlives its lease only when its worker died: the
+next worker takes it over within seconds instead of waiting out a long lease.
 """
 import datetime as dt
 import logging
@@ -16,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Integer, Select, String, Text, and_, or_, select, update
+from sqlalchemy import Connection, DateTime, Integer, Select, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin import clock, settings
@@ -27,6 +31,13 @@ log = logging.getLogger(f"mallbridge.{__name__}")
 DUE_STATES = ("queued", "failed")
 REQUEUE_FROM = ("dead", "failed", "discarded")
 MAX_ERROR = 2000
+# How long a claimed row stays reserved without a heartbeat. The holder renews it every
+# HEARTBEAT_SECONDS, so a live worker never loses a row however slow its SMTP server or mall is;
+# only a killed worker's rows run out, and 30 s lets the next worker deliver them well within a
+# minute of the crash. Three heartbeats per lease leave room for a slow database before a live
+# worker's row could be taken (which would send it twice: at least once, never lost).
+LEASE_SECONDS = 30
+HEARTBEAT_SECONDS = LEASE_SECONDS / 3
 
 
 class QueueRow:
@@ -93,7 +104,8 @@ class Queue:
         return (select(self.model.id).where(self.due(now)).order_by(*(order_by or (self.model.id,))).limit(limit)
                 .with_for_update(skip_locked=True))
 
-    def claim(self, ids: Select | Sequence[int], lease_seconds: float, columns: Sequence[str] = ("id",)) -> list:
+    def claim(self, ids: Select | Sequence[int], lease_seconds: float = LEASE_SECONDS,
+              columns: Sequence[str] = ("id",)) -> list:
         """Mark still-due rows (a list of ids or a select of them) as worked on with a lease, in one
         UPDATE … RETURNING (atomic on SQLite too); returns `columns` of the claimed rows. Not committed."""
         model, now = self.model, clock.now()
@@ -102,6 +114,23 @@ class Queue:
                 .values(state=self.working, lease_until=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
                 .returning(*(getattr(model, c) for c in columns)).execution_options(synchronize_session=False))
         return db.session.execute(stmt).all()
+
+    def renew(self, connection: Connection, ids: Iterable[int], lease_seconds: float = LEASE_SECONDS) -> int:
+        """Extend the lease of rows this worker still works on (a heartbeat, on its own connection,
+        committed); rows already done or taken back are not touched. Returns how many."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        model, now = self.model, clock.now()
+        stmt = (update(model).where(model.id.in_(ids), model.state == self.working)
+                .values(lease_until=now + dt.timedelta(seconds=lease_seconds)))
+        with connection.begin():
+            return connection.execute(stmt).rowcount
+
+    def next_expiry(self) -> dt.datetime | None:
+        """When the earliest lease of a row in the working state runs out (None: no such row)."""
+        model = self.model
+        return db.session.scalar(select(func.min(model.lease_until)).where(model.state == self.working))
 
     def recover(self, *where: Any, **values: Any) -> list[int]:
         """Rows left in the working state past their lease (a crashed worker), narrowed by `where`,

@@ -7,11 +7,15 @@ as soon as the worker's one unit of work is done. `sleep` and `clock` are inject
 never wait. A dependency that is down (the database, the SMTP server, a mall) is logged once
 when the outage starts and once when it ends (`Outage`), never once per item; a bug in one item
 is logged with its traceback and that item is dead-lettered by the subclass, and the loop goes on.
+A worker that holds leased rows renews their leases from a `Heartbeat` thread while it lives.
 """
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 
 class Outage:
@@ -39,6 +43,44 @@ class Outage:
         if self.error is not None:
             self.log.warning("%s reachable again", self.what)
             self.error = None
+
+
+class Heartbeat:
+    """Calls `renew()` every `every` seconds from a thread of its own while the process lives.
+
+    A worker renews the short leases of the rows it holds this way, also while its main thread is
+    blocked on a slow SMTP server or mall; a killed process stops renewing, so its leases run out
+    within seconds and another worker takes its rows over. A failing renewal is logged once."""
+
+    def __init__(self, renew: Callable[[], object], every: float, log: logging.Logger):
+        self.renew, self.every = renew, every
+        self.outage = Outage(log, "database (lease renewal)")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Heartbeat":
+        """Start beating (once)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.renew()
+            except (SQLAlchemyError, OSError) as exc:  # the main thread goes on; the lease holds a while
+                self.outage.failed(exc, "cannot renew leases")
+            else:
+                self.outage.ok()
+
+    def stop(self) -> None:
+        """Stop beating; waits briefly for a renewal in progress."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=2)
 
 
 class Worker:

@@ -52,6 +52,9 @@ class MallAccount(db.Model):
     backfill_total: Mapped[int | None] = mapped_column(Integer)
     backfill_done: Mapped[int | None] = mapped_column(Integer)
     backfilled_at = mapped_column(DateTime)
+    # The `sync run` process polling the account right now and until when (sync.leases).
+    lease_owner: Mapped[str | None] = mapped_column(String(96))
+    lease_until = mapped_column(DateTime)
     created_at = mapped_column(DateTime, default=clock.now)
     updated_at = mapped_column(DateTime, default=clock.now, onupdate=clock.now)
 

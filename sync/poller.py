@@ -8,10 +8,15 @@ list, what the cursor is, how to fetch a file) is the account's mall adapter (sy
 
 A mall that stays down is logged once per outage: a warning when an account's first pass
 fails, an info line when it answers again; the failures in between count on the account.
+
+A stopping worker (`should_stop`) ends the pass between accounts and between inquiries, and cuts
+the in-pass retry waits short: what was delivered stays, the cursor stays, the account is still
+due for the next worker. An account is polled only under its lease (sync.leases).
 """
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,7 +25,7 @@ from sqlalchemy import select
 from plugin import clock, outbox
 from plugin.extensions import db
 from plugin.retry import backoff, jitter
-from sync import accounts, identity, mailer, options, own_replies, routing
+from sync import accounts, identity, leases, mailer, options, own_replies, routing
 from sync.malls.base import Client
 from sync.malls.errors import MallAuthError, MallError, PermanentMallError, RateLimited
 from sync.malls.http import RetryPolicy
@@ -33,6 +38,26 @@ MAX_BACKOFF = 300.0
 # retries of 5xx/timeouts); anything longer ends the pass and MAX_BACKOFF applies. Tests
 # replace it with a policy whose sleep only records.
 RETRY = RetryPolicy()
+
+
+class Stopped(Exception):
+    """The worker was asked to stop in the middle of a pass."""
+
+
+def _never() -> bool:
+    return False
+
+
+def stoppable(sleep: Callable[[float], None], should_stop: Callable[[], bool]) -> Callable[[float], None]:
+    """`sleep` in steps of at most half a second that raises Stopped once `should_stop()` holds."""
+    def wait(seconds: float) -> None:
+        left = seconds
+        while left > 0 and not should_stop():
+            sleep(min(0.5, left))
+            left -= 0.5
+        if should_stop():
+            raise Stopped()
+    return wait
 
 
 class NoInbox(RuntimeError):
@@ -50,6 +75,7 @@ class PassResult:
     new_messages: int = 0
     skipped: int = 0
     error: str | None = None
+    stopped: bool = False
 
 
 def retry_delay(error: Exception, failures: int, *, cap: float = MAX_BACKOFF, spread=jitter) -> float:
@@ -73,20 +99,27 @@ def due_accounts(now: dt.datetime | None = None) -> list[MallAccount]:
     return [a for a in enabled_accounts() if a.next_poll_at is None or a.next_poll_at <= now]
 
 
-def poll_account(account: MallAccount, client: Client | None = None) -> PassResult:
-    """One pass over one account; errors are recorded on the account, never raised."""
+def poll_account(account: MallAccount, client: Client | None = None,
+                 should_stop: Callable[[], bool] = _never) -> PassResult:
+    """One pass over one account; errors are recorded on the account, never raised. A stop request
+    ends it early with `stopped` set and the account left as it was (due, cursor unmoved)."""
     result = PassResult(account.id)
     own_client = client is None
     started = clock.now()
     try:
         if own_client:
             client = accounts.client_for(account)
-            client.http.retry = RETRY
+            client.http.retry = RETRY if should_stop is _never else \
+                dataclasses.replace(RETRY, sleep=stoppable(RETRY.sleep, should_stop))
         try:
-            _pass(account, client, started, result)
+            _pass(account, client, started, result, should_stop)
         finally:
             if own_client:
                 client.close()
+    except Stopped:
+        db.session.rollback()
+        result.stopped = True
+        return result
     except (MallError, NoInbox) as exc:
         db.session.rollback()
         _record_failure(account, exc, started)
@@ -148,7 +181,8 @@ def markers(account_id: int, inquiry_ids: list[str]) -> dict[str, str | None]:
     return dict(rows)
 
 
-def _pass(account: MallAccount, client: Client, now: dt.datetime, result: PassResult) -> None:
+def _pass(account: MallAccount, client: Client, now: dt.datetime, result: PassResult,
+          should_stop: Callable[[], bool]) -> None:
     adapter = account.adapter
     backfill = account.backfilled_at is None
     floor = now - dt.timedelta(days=options.get("backfill_days")) if backfill else None
@@ -160,6 +194,8 @@ def _pass(account: MallAccount, client: Client, now: dt.datetime, result: PassRe
         account.backfill_total, account.backfill_done = scan.count(), 0
         db.session.commit()
     for snap in scan.snapshots(partial(markers, account.id)):
+        if should_stop():
+            raise Stopped()
         if snap.unchanged:
             continue
         result.new_messages += deliver(account, snap, client, staged=backfill)
@@ -246,18 +282,30 @@ def history_cutoff(account: MallAccount) -> dt.datetime | None:
     return account.backfilled_at - dt.timedelta(days=options.get("backfill_days"))
 
 
-def poll_all(now: dt.datetime | None = None, *, due_only: bool = True) -> list[PassResult]:
-    """One pass over every enabled, unpaused account (only those due, unless due_only=False);
-    one account's bug never stops the others."""
+def poll_all(now: dt.datetime | None = None, *, due_only: bool = True, should_stop: Callable[[], bool] = _never,
+             owner: str | None = None, hold: Callable[[int | None], None] = lambda account_id: None,
+             ) -> list[PassResult]:
+    """One pass over every enabled, unpaused account (only those due, unless due_only=False) that
+    no other worker holds; one account's bug never stops the others, a stop request ends the pass
+    between accounts. `hold` is told the account in hand (for the caller's lease heartbeat)."""
+    owner = owner or leases.owner_name()
     results = []
     for account in (due_accounts(now) if due_only else enabled_accounts()):
+        if should_stop():
+            break
+        if not leases.take(account.id, owner, due_only=due_only, now=now):
+            continue  # another worker polls it (or just did)
+        hold(account.id)
         try:
-            results.append(poll_account(account))
+            results.append(poll_account(account, should_stop=should_stop))
         except Exception as exc:  # log, record and go on, like Mailman's runner
             log.exception("account %s: unexpected error", account.id)
             db.session.rollback()
             _record_failure(account, PermanentMallError(f"unexpected error: {exc!r}"[:500]), clock.now())
             results.append(PassResult(account.id, error=repr(exc)))
+        finally:
+            hold(None)
+            leases.release(account.id, owner)
     return results
 
 

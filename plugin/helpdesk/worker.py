@@ -41,7 +41,7 @@ class PushWorker(Worker):
         """One pass; busy (no sleep) while work is left."""
         try:
             result = push.run_pass(budget=PASS_SECONDS, max_wait=MAX_WAIT, full=self.full,
-                                   sleep=self.wait, monotonic=self.clock)
+                                   sleep=self.wait, monotonic=self.clock, should_stop=lambda: self.stopping)
         except SQLAlchemyError as exc:
             self.database.failed(exc, "cannot read the push state (database unavailable?)", traceback=True)
             db.session.rollback()

@@ -5,7 +5,6 @@ from plugin.queue import read_schedule, schedule_setting
 DEFAULTS = {
     "outbox.sandbox_address": None,
     "outbox.retention_days": 90,
-    "outbox.lease_seconds": 900,
 }
 
 
@@ -27,9 +26,6 @@ SETTINGS = [_settings.section(
                       help="送信済み・破棄したメールをこの日数が過ぎたら削除します。送信失敗のメールは削除しません。"),
     schedule_setting("outbox.backoff_minutes", label="再送間隔（分、カンマ区切り）",
                      help="一時的なエラーのあと、1回目・2回目…の再送までの待ち時間。値の数が再送回数です（4回以上）。"),
-    _settings.setting("outbox.lease_seconds", type="int", default=900, validate=_check_range(1, 86400),
-                      label="送信中の猶予時間（秒）",
-                      help="送信処理が異常終了したとき、この時間が過ぎたメールを送信待ちに戻します。"),
 )]
 
 

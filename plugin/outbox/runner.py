@@ -5,6 +5,10 @@ Each pass claims a batch of due rows and delivers each in its own transaction; h
 nothing. One bad row never stops the loop: it is logged and dead-lettered. An unreachable SMTP
 server or database is logged once per outage; the claimed rows go back untouched. SIGTERM or
 SIGINT finish the message being sent and hand the rest of the batch back.
+
+Claimed rows have a short lease (plugin.queue.LEASE_SECONDS) that a heartbeat thread renews
+while the worker lives; after a `kill -9` the next worker's recovery sweep (every RECOVER_EVERY
+seconds) finds them within seconds of the lease running out, and sends them.
 """
 import logging
 import time
@@ -18,11 +22,14 @@ from plugin.extensions import db
 from plugin.outbox import options, store
 from plugin.outbox.deliver import deliver
 from plugin.outbox.models import QUEUE, Claimed, OutboxAttempt, OutboxMessage
+from plugin.queue import HEARTBEAT_SECONDS, LEASE_SECONDS
 from plugin.smtp import SmtpConnection, TemporaryError
-from plugin.worker import Outage, Worker
+from plugin.worker import Heartbeat, Outage, Worker
 
 log = logging.getLogger(f"mallbridge.{__name__}")
-RECOVER_EVERY = 30  # seconds between lease-recovery sweeps while busy (always done when idle)
+# Seconds between lease-recovery sweeps while busy (always done when idle): a killed worker's rows
+# wait at most a lease and this long. The sweep is one indexed UPDATE, so often is cheap.
+RECOVER_EVERY = 5
 PURGE_EVERY = 3600
 
 
@@ -40,7 +47,10 @@ def relax_commit_durability():
         return
     _relaxed.statement = statement
     event.listen(engine, "connect", _relaxed)
-    engine.dispose()  # pooled connections were opened before the listener existed
+    # Pooled connections were opened before the listener existed. The session's own connection
+    # goes back first: one still checked out would outlive the disposed pool, open (a leak).
+    db.session.remove()
+    engine.dispose()
 
 
 def _relaxed(dbapi_connection, connection_record):
@@ -66,15 +76,27 @@ class Runner(Worker):
         self.smtp = Outage(log, "SMTP server")
         self.database = Outage(log, "database")
         self._auto: Connection | None = None
+        self.held: tuple[int, ...] = ()  # ids of the batch in hand (read by the heartbeat thread)
+        self.heartbeat: Heartbeat | None = None
 
     def started(self) -> None:
-        """Warn once when the sandbox address redirects every mail."""
+        """Start renewing leases; warn once when the sandbox address redirects every mail."""
+        engine = db.engine  # the heartbeat thread has no app context of its own
+
+        def renew():
+            held = self.held
+            if held:
+                with engine.connect() as connection:
+                    QUEUE.renew(connection, held)
+        self.heartbeat = Heartbeat(renew, HEARTBEAT_SECONDS, log).start()
         sandbox = options.sandbox_address()
         if sandbox:
             log.warning("sandbox address active: every mail goes to %s, not to its recipients", sandbox)
 
     def stopped(self) -> None:
-        """Close the SMTP session and the worker's own connections."""
+        """Stop the heartbeat; close the SMTP session and the worker's own connections."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.conn.close()
         self._close_autocommit()
         db.session.remove()
@@ -90,14 +112,21 @@ class Runner(Worker):
     def iteration(self) -> bool:
         """One pass: claim a batch and deliver it; True when it handled any row."""
         try:
-            rows = store.claim_rows(self.batch, options.get("outbox.lease_seconds"))
+            rows = store.claim_rows(self.batch, LEASE_SECONDS)
         except SQLAlchemyError as exc:
             self.database.failed(exc, "cannot claim outbox rows (database unavailable?)", traceback=True)
             db.session.rollback()
             return False
         self.database.ok()
-        schedule, sandbox = options.schedule(), options.sandbox_address()
         ids = [row.id for row in rows]
+        self.held = tuple(ids)
+        try:
+            return self._deliver_all(rows, ids)
+        finally:
+            self.held = ()
+
+    def _deliver_all(self, rows: list[Claimed], ids: list[int]) -> bool:
+        schedule, sandbox = options.schedule(), options.sandbox_address()
         for index, row in enumerate(rows):
             if self.stopping:
                 store.unclaim(ids[index:])

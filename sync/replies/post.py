@@ -10,7 +10,7 @@ no id for a posted reply (Rakuten) is asked for a fresh detail to learn it. A re
 on the mall for the reply, so a crash between posting and recording never posts it twice.
 """
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import String, and_, cast, exists, literal, select
 
@@ -29,10 +29,12 @@ log = logging.getLogger(f"mallbridge.{__name__}")
 READ_SWEEP = 100
 
 
-def run_pass(limit: int = 20, should_stop: Callable[[], bool] = lambda: False) -> dict[str, int]:
+def run_pass(limit: int = 20, should_stop: Callable[[], bool] = lambda: False,
+             hold: Callable[[Sequence[int]], None] = lambda job_ids: None) -> dict[str, int]:
     """One pass: recover leases, sweep read marks and stray mails, then run due jobs. Returns a
     dict of counts for the CLI. `should_stop` is asked between items, so a stopping worker
-    finishes the item in hand and leaves the rest for the next process."""
+    finishes the item in hand and leaves the rest for the next process; `hold` is told the job in
+    hand (the caller's heartbeat renews its lease)."""
     counts = {"recovered": queue.recover_stale(), "intake": intake.process_pending(should_stop=should_stop),
               "reads": sweep_reads()}
     posted = failed = 0
@@ -43,7 +45,11 @@ def run_pass(limit: int = 20, should_stop: Callable[[], bool] = lambda: False) -
                 break
             if not queue.claim(job_id):
                 continue
-            ok = run_job(job_id, clients)
+            hold((job_id,))
+            try:
+                ok = run_job(job_id, clients)
+            finally:
+                hold(())
             posted += ok
             failed += not ok
     finally:

@@ -15,13 +15,12 @@ from sqlalchemy import select
 
 from plugin import clock
 from plugin.extensions import db
-from plugin.queue import Queue
+from plugin.queue import LEASE_SECONDS, Queue
 from sync.malls.errors import MallAuthError
 from sync.replies import options
 from sync.replies.models import OPEN_STATES, ReplyJob
 from sync.replies.parse import File
 
-LEASE_SECONDS = 600
 MAX_ERROR = 2000
 QUEUE = Queue(ReplyJob, working="posting", done="posted", done_at="posted_at")
 
@@ -94,8 +93,9 @@ def discard(job_id: int) -> bool:
 
 
 def recover_stale() -> int:
-    """Jobs left in posting past their lease (a crashed runner) become failed (committed); the next
-    attempt first checks on the mall whether the reply went through, so it is not posted twice."""
+    """Jobs left in posting past their lease (a crashed runner: a live one renews it, see
+    plugin.queue.LEASE_SECONDS) become failed (committed); the next attempt first checks on the
+    mall whether the reply went through, so it is not posted twice."""
     ids = QUEUE.recover(state="failed", next_attempt_at=clock.now(), attempts=ReplyJob.attempts + 1,
                         last_error="送信処理が中断されました。モール側を確認して再試行します。")
     db.session.commit()

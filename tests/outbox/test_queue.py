@@ -8,7 +8,7 @@ import pytest
 from plugin import clock, settings
 from plugin.extensions import db
 from plugin.outbox.models import QUEUE as OUTBOX
-from plugin.queue import Queue
+from plugin.queue import LEASE_SECONDS, Queue
 from sync.malls.errors import MallAuthError, PermanentMallError, TemporaryMallError
 from sync.replies import queue as replies
 from sync.replies.models import ReplyJob
@@ -87,3 +87,24 @@ def test_reply_jobs_retry_on_their_own_schedule(app, clock_pinned):
         assert not replies.fail(jobs[0], TemporaryMallError("503"))
         assert jobs[0].next_attempt_at == now + dt.timedelta(minutes=3 * n)
     assert replies.fail(jobs[0], TemporaryMallError("503")) and jobs[0].attempts == 5
+
+
+def test_a_heartbeat_renewal_keeps_only_the_rows_still_held(app, clock_pinned):
+    """renew() pushes the lease of held rows in the working state a full lease ahead, so a live
+    worker's row is never recovered; a row already done or handed back is left alone."""
+    account = rakuten_account()
+    held, done = (replies.enqueue_reply(account.id, f"1-{n}", "はい") for n in range(2))
+    db.session.commit()
+    assert replies.claim(held.id) and replies.claim(done.id)
+    replies.finish(db.session.get(ReplyJob, done.id))
+    db.session.commit()
+    for _ in range(3):  # three heartbeats, each just before the lease would run out
+        clock_pinned.advance(seconds=LEASE_SECONDS - 1)
+        with db.engine.connect() as connection:
+            assert replies.QUEUE.renew(connection, [held.id, done.id]) == 1
+        assert replies.recover_stale() == 0
+    db.session.expire_all()
+    assert db.session.get(ReplyJob, held.id).lease_until == clock.now() + dt.timedelta(seconds=LEASE_SECONDS)
+    assert db.session.get(ReplyJob, done.id).lease_until is None
+    clock_pinned.advance(seconds=LEASE_SECONDS + 1)  # the worker died: no more heartbeats
+    assert replies.recover_stale() == 1

@@ -3,8 +3,11 @@ periodic tasks on an injected clock, and outages logged once."""
 import logging
 import os
 import signal
+import threading
 
-from plugin.worker import Outage, Worker
+from sqlalchemy.exc import OperationalError
+
+from plugin.worker import Heartbeat, Outage, Worker
 
 
 class Script(Worker):
@@ -105,3 +108,25 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog):
         outage.ok()
     assert caplog.text.count("SMTP server unreachable: refused") == 1
     assert caplog.text.count("SMTP server reachable again") == 1 and not outage.down
+
+
+def test_a_heartbeat_renews_until_stopped_and_outlives_a_failed_renewal(caplog):
+    """The heartbeat thread calls renew() again and again; a database error is logged once and the
+    beat goes on; stop() ends it."""
+    calls, beat = [], threading.Event()
+
+    def renew():
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        if len(calls) >= 4:
+            beat.set()
+    heartbeat = Heartbeat(renew, 0.01, logging.getLogger("mallbridge.test")).start()
+    try:
+        assert beat.wait(timeout=60)
+    finally:
+        heartbeat.stop()
+    count = len(calls)
+    assert caplog.text.count("cannot renew leases") == 1 and "reachable again" in caplog.text
+    assert not any(t.name == "lease-heartbeat" and t.is_alive() for t in threading.enumerate())
+    assert len(calls) == count

@@ -1,13 +1,8 @@
 """smtp-in as a server: size limit, STARTTLS, the CLI process, admin page, mark-read setting."""
 import datetime as dt
 import logging
-import os
-import signal
 import smtplib
 import ssl
-import subprocess
-import sys
-import time
 
 import pytest
 from cryptography import x509
@@ -20,7 +15,8 @@ from plugin import settings
 from plugin.extensions import db
 from sync.replies import guard
 from sync.replies.models import ReplyJob
-from tests.conftest import TEST_KEY, TEST_SECRET, csrf_token
+from tests import workers
+from tests.conftest import csrf_token
 from tests.smtp_server import free_port
 from tests.sync.helpers import deliver_rakuten, jobs, mails, posted, reply_to, send
 
@@ -76,57 +72,43 @@ def test_starttls_is_offered_and_works(sync_app, mall, tmp_path):
 def test_cli_process_refuses_forged_and_stops_on_sigterm(sync_app, tmp_path):
     """`mallbridge smtp-in --port P` listens, answers 550 to a forged address and exits cleanly on SIGTERM."""
     port = free_port()
-    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
-               MALLBRIDGE_SECRET_KEY=TEST_SECRET, MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
-    env.pop("MALLBRIDGE_DEMO", None)
-    exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
-    proc = subprocess.Popen([exe, "smtp-in", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    log, proc = tmp_path / "smtp-in.log", None
     try:
-        for _ in range(200):
-            try:
-                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("smtp-in did not start: " + proc.stderr.read().decode())
-        with client:
+        proc = workers.start(workers.env_for(sync_app), "smtp-in", "--port", str(port), log_path=log)
+        workers.wait_for(lambda: _listens(port) and workers.catches_sigterm(proc), "smtp-in listens", [proc],
+                         log_path=log)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             client.ehlo()
             client.mail("agent@helpdesk.example")
             code, _text = client.rcpt("r+r1.000000000000.0000000000000000@reply.localhost")
             assert code == 550
+        workers.stops_on_sigterm(proc, log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err.decode()
-    assert b"smtp-in listening on 127.0.0.1:" in out
+        workers.reap(proc)
+    assert "smtp-in listening on 127.0.0.1:" in workers.tail(log)
 
 
-def test_cli_once_exits_after_the_first_stored_mail(sync_app, mall):
+def _listens(port):
+    try:
+        smtplib.SMTP("127.0.0.1", port, timeout=30).quit()
+        return True
+    except OSError:
+        return False
+
+
+def test_cli_once_exits_after_the_first_stored_mail(sync_app, mall, tmp_path):
     """`mallbridge smtp-in --once` serves until one reply is stored and taken in, then exits by itself."""
     _account, original, _number = deliver_rakuten(mall)
     port = free_port()
-    env = dict(os.environ, MALLBRIDGE_DATABASE_URL=sync_app.config["SQLALCHEMY_DATABASE_URI"],
-               MALLBRIDGE_SECRET_KEY=TEST_SECRET, MALLBRIDGE_ENCRYPTION_KEY=TEST_KEY)
-    env.pop("MALLBRIDGE_DEMO", None)
-    exe = os.path.join(os.path.dirname(sys.executable), "mallbridge")
-    proc = subprocess.Popen([exe, "smtp-in", "--port", str(port), "--once"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    log, proc = tmp_path / "smtp-in.log", None
     try:
-        for _ in range(200):
-            try:
-                send(port, reply_to(original, "在庫ございます。"))
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("smtp-in did not start: " + proc.stderr.read().decode())
-        _out, err = proc.communicate(timeout=20)
+        proc = workers.start(workers.env_for(sync_app), "smtp-in", "--port", str(port), "--once", log_path=log)
+        workers.wait_for(lambda: _listens(port), "smtp-in listens", [proc], log_path=log)
+        send(port, reply_to(original, "在庫ございます。"))
+        workers.wait_for(lambda: proc.poll() is not None, "smtp-in --once exits", log_path=log)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()
+        workers.reap(proc)
+    assert proc.returncode == 0, workers.tail(log)
     assert [m.state for m in mails()] == ["accepted"]
 
 

@@ -10,10 +10,11 @@ from sqlalchemy.exc import OperationalError
 from plugin import clock
 from plugin.extensions import db
 from plugin.outbox import OutboxMessage
-from sync import poller
+from plugin.queue import LEASE_SECONDS
+from sync import leases, poller
 from sync.fake_mall import world
 from sync.models import MallAccount
-from sync.runner import SyncRunner
+from sync.runner import SyncRunner, until_next_due
 from tests.sync.helpers import SHOP, add, rakuten_account, yahoo_account
 
 
@@ -85,8 +86,9 @@ def test_database_outage_is_logged_once_and_survived(sync_app, mall, monkeypatch
         calls.append(1)
         if len(calls) <= 3:
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        results = real(**kw)
         worker.stopping = True
-        return real(**kw)
+        return results
 
     monkeypatch.setattr(poller, "poll_all", broken)
     worker = SyncRunner(report=lambda line: None, sleep=sleeps.append)
@@ -111,3 +113,51 @@ def test_a_mall_outage_is_logged_once_per_account(sync_app, mall, caplog):
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "account 1" in r.getMessage()]
     assert len(warnings) == 1 and "attempt 1" in warnings[0].getMessage()
     assert "answers again after 3 failed passes" in caplog.text
+
+
+def test_a_stop_ends_the_pass_between_accounts(sync_app, mall):
+    """A stop asked for while the first account is polled leaves the second one for the next worker:
+    not polled, not leased, still due."""
+    first, second = rakuten_account().id, yahoo_account().id
+    polled = []
+
+    def hold(account_id):
+        if account_id is not None:
+            polled.append(account_id)
+    results = poller.poll_all(should_stop=lambda: bool(polled), hold=hold)
+    assert [r.account_id for r in results] == [first] == polled
+    account = db.session.get(MallAccount, second)
+    assert (account.last_poll_at, account.lease_owner) == (None, None)
+
+
+def test_a_stop_in_the_middle_of_an_account_keeps_its_cursor_and_loses_nothing(sync_app, mall):
+    """Stopped after the first of three inquiries: that one is mailed, the account is neither failed
+    nor leased nor moved on, and the next pass mails the other two (each once)."""
+    for n in range(3):
+        add(mall, world.add_inquiry, {"shop_id": SHOP, "user_name": f"客 {n}", "message": f"質問 {n}"})
+    account = rakuten_account()
+    account.backfilled_at = account.created_at
+    db.session.commit()
+    asked = []
+
+    def should_stop():
+        asked.append(1)
+        return _mails() >= 1
+    [result] = poller.poll_all(should_stop=should_stop)
+    account = db.session.get(MallAccount, account.id)
+    assert result.stopped and result.error is None and _mails() == 1
+    assert (account.failures, account.last_success_at, account.lease_owner) == (0, None, None)
+    [result] = poller.poll_all()
+    assert result.new_messages == 2 and _mails() == 3
+
+
+def test_an_account_another_worker_polls_is_left_to_it_until_its_lease_runs_out(sync_app, mall, clock_pinned):
+    """Another worker holds the account: this one skips it and sleeps until that lease runs out
+    (a killed worker's account is taken over then), not in a busy loop."""
+    account_id = rakuten_account().id
+    assert leases.take(account_id, "other-worker")
+    assert poller.poll_all() == []
+    assert until_next_due(30) == LEASE_SECONDS
+    clock_pinned.advance(seconds=LEASE_SECONDS + 1)
+    assert [r.account_id for r in poller.poll_all()] == [account_id]
+    assert db.session.get(MallAccount, account_id).lease_owner is None
