@@ -83,6 +83,20 @@ class Heartbeat:
             thread.join(timeout=2)
 
 
+def stoppable(sleep: Callable[[float], None], should_stop: Callable[[], bool],
+              stopped: type[Exception]) -> Callable[[float], None]:
+    """`sleep` in steps of at most half a second that raises `stopped` once `should_stop()` holds:
+    a long wait (a mall's Retry-After, the helpdesk's rate limit) never delays a stop signal."""
+    def wait(seconds: float) -> None:
+        left = seconds
+        while left > 0 and not should_stop():
+            sleep(min(0.5, left))
+            left -= 0.5
+        if should_stop():
+            raise stopped()
+    return wait
+
+
 class Worker:
     """Base of the worker loops; subclasses implement iteration() and may override the hooks."""
 

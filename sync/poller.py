@@ -22,7 +22,7 @@ from functools import partial
 
 from sqlalchemy import select
 
-from plugin import clock, outbox
+from plugin import clock, outbox, worker
 from plugin.extensions import db
 from plugin.retry import backoff, jitter
 from sync import accounts, identity, leases, mailer, options, own_replies, routing
@@ -46,18 +46,6 @@ class Stopped(Exception):
 
 def _never() -> bool:
     return False
-
-
-def stoppable(sleep: Callable[[float], None], should_stop: Callable[[], bool]) -> Callable[[float], None]:
-    """`sleep` in steps of at most half a second that raises Stopped once `should_stop()` holds."""
-    def wait(seconds: float) -> None:
-        left = seconds
-        while left > 0 and not should_stop():
-            sleep(min(0.5, left))
-            left -= 0.5
-        if should_stop():
-            raise Stopped()
-    return wait
 
 
 class NoInbox(RuntimeError):
@@ -110,7 +98,7 @@ def poll_account(account: MallAccount, client: Client | None = None,
         if own_client:
             client = accounts.client_for(account)
             client.http.retry = RETRY if should_stop is _never else \
-                dataclasses.replace(RETRY, sleep=stoppable(RETRY.sleep, should_stop))
+                dataclasses.replace(RETRY, sleep=worker.stoppable(RETRY.sleep, should_stop, Stopped))
         try:
             _pass(account, client, started, result, should_stop)
         finally:

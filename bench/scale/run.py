@@ -136,7 +136,7 @@ def round_trip(args, workers, bases, key, sink):
     try:
         prepare(url, bases, key, args.accounts)
         env = dict(os.environ, MALLBRIDGE_DATABASE_URL=url, MALLBRIDGE_SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
-                   MALLBRIDGE_SECRET_KEY="bench-secret", MALLBRIDGE_ENCRYPTION_KEY=key,
+                   MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use", MALLBRIDGE_ENCRYPTION_KEY=key,
                    MALLBRIDGE_REPLY_DOMAIN="reply.localhost", **bases)
         env.pop("MALLBRIDGE_DEMO", None)
         started = time.monotonic()

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 
-from plugin import clock
+from plugin import clock, worker
 from plugin.extensions import db
 from plugin.helpdesk import chunks, work
 from plugin.helpdesk import state as st
@@ -209,23 +209,11 @@ def explain(exc: HelpdeskError) -> str:
     return f"ヘルプデスクのAPIから予期しない応答がありました（{exc.status}: {exc.message}）。"
 
 
-def stoppable(should_stop, sleep=time.sleep):
-    """`sleep` in steps of at most half a second that ends the call (Interrupted) once `should_stop()`."""
-    def wait(seconds: float) -> None:
-        left = seconds
-        while left > 0 and not should_stop():
-            sleep(min(0.5, left))
-            left -= 0.5
-        if should_stop():
-            raise Interrupted()
-    return wait
-
-
 def pass_for_sync(should_stop=lambda: False, sleep=time.sleep) -> PassReport | None:
     """The bounded pass `sync run` makes after each poll; it never raises: polling must go on. The
     worker's stop flag ends it between chunks and cuts its waits short (SIGTERM within seconds)."""
     try:
-        report = run_pass(budget=SYNC_BUDGET, max_wait=SYNC_MAX_WAIT, sleep=stoppable(should_stop, sleep),
+        report = run_pass(budget=SYNC_BUDGET, max_wait=SYNC_MAX_WAIT, sleep=worker.stoppable(sleep, should_stop, Interrupted),
                           should_stop=should_stop)
     except Exception:  # a bug here must not stop the mall side
         log.exception("helpdesk push: unexpected error")
