@@ -25,6 +25,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.sync.harness import scalar
+
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = "inbox@example.jp"
 MSGID = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
@@ -55,15 +57,6 @@ def _port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _scalar(url, sql):
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql)).scalar()
-    finally:
-        engine.dispose()
 
 
 def _database(server_url, name, drop=False):
@@ -126,7 +119,7 @@ def _until(condition, procs):
 
 def _steady(url, column):
     """Seconds from the first to the last row stamped in `column` (the workers' own pace)."""
-    return _scalar(url, f"SELECT EXTRACT(EPOCH FROM max({column}) - min({column})) FROM outbox_message")
+    return scalar(url, f"SELECT EXTRACT(EPOCH FROM max({column}) - min({column})) FROM outbox_message")
 
 
 def round_trip(args, workers, bases, key, sink):
@@ -142,18 +135,18 @@ def round_trip(args, workers, bases, key, sink):
         started = time.monotonic()
         procs = _spawn(env, workers, "sync", "run")
         try:
-            _until(lambda: _scalar(url, "SELECT count(*) FROM outbox_message") >= total, procs)
+            _until(lambda: scalar(url, "SELECT count(*) FROM outbox_message") >= total, procs)
             sync_s = time.monotonic() - started
         finally:
             _stop(procs)
         sync_steady = _steady(url, "created_at")
-        failed = _scalar(url, "SELECT count(*) FROM mall_account WHERE failures > 0 OR last_error IS NOT NULL")
-        inbound = _scalar(url, "SELECT count(*) FROM inbound_message")
+        failed = scalar(url, "SELECT count(*) FROM mall_account WHERE failures > 0 OR last_error IS NOT NULL")
+        inbound = scalar(url, "SELECT count(*) FROM inbound_message")
         before = sink.handler.received()[0]
         started = time.monotonic()
         procs = _spawn(env, workers, "outbox", "run", "--batch", str(args.batch))
         try:
-            _until(lambda: _scalar(url, "SELECT count(*) FROM outbox_message WHERE state = 'sent'") >= total, procs)
+            _until(lambda: scalar(url, "SELECT count(*) FROM outbox_message WHERE state = 'sent'") >= total, procs)
             out_s = time.monotonic() - started
         finally:
             _stop(procs)
