@@ -39,14 +39,16 @@ def test_seed_creates_a_believable_shop_with_three_channels(seeded):
     """Seeding renames the default shop and adds ~300 members and ~600 orders from own/Rakuten/Yahoo!."""
     shop = db.session.scalar(select(Shop).where(Shop.code == "default"))
     assert shop.name == "お茶の山田園 本店" and shop.phone and shop.email
-    assert _count(Member) == demo.MEMBER_COUNT and _count(Order) == demo.ORDER_COUNT
+    buyers, their_orders = demo.inquiry_customers()
+    assert _count(Member) == demo.MEMBER_COUNT + len(buyers) and _count(Order) == demo.ORDER_COUNT + len(their_orders)
     malls = dict(db.session.execute(select(Order.mall, func.count()).group_by(Order.mall)).all())
     assert set(malls) == {"own", "rakuten", "yahoo"} and min(malls.values()) > 50
     numbers = db.session.scalars(select(Order.order_number).where(Order.mall == "rakuten")).all()
     assert all(len(n.split("-")) == 3 and len(n.split("-")[2]) == 10 for n in numbers)
     emails = db.session.scalars(select(Order.email).where(Order.mall == "rakuten")).all()
     assert all(e.endswith("@pc.fw.rakuten.ne.jp") for e in emails)
-    assert all(n.startswith("yamadaen-") for n in db.session.scalars(
+    inquiry_orders = {o["order_number"] for o in their_orders}  # named by the fake mall's sample inquiries
+    assert all(n.startswith("yamadaen-") or n in inquiry_orders for n in db.session.scalars(
         select(Order.order_number).where(Order.mall == "yahoo")))
 
 
@@ -134,7 +136,7 @@ def test_seed_refuses_outside_demo_mode_unless_forced(app, runner):
     assert _count(Member) == 0
     result = runner.invoke(args=["demo", "seed", "--force"])
     assert result.exit_code == 0, result.output
-    assert _count(Member) == demo.MEMBER_COUNT
+    assert _count(Member) == demo.MEMBER_COUNT + len(demo.inquiry_customers()[0])
 
 
 def test_custom_passwords_are_used_and_short_ones_refused(app, runner, client):

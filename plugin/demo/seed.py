@@ -21,6 +21,7 @@ from plugin.demo.malls import seed_contact_form, seed_helpdesk_push, seed_mall_a
 from plugin.extensions import db
 from plugin.models import Shop, User
 from plugin.normalize import normalize_email, normalize_tel
+from sync.fake_mall.seed import DEMO_RAKUTEN, DEMO_YAHOO
 
 RANDOM_SEED = 20261120
 MEMBER_COUNT = 300
@@ -131,6 +132,32 @@ def build_orders(rng, members):
     return orders
 
 
+def inquiry_customers():
+    """The two buyers the fake mall's sample inquiries name an order of (sync/fake_mall/seed.py), as a
+    member with that order each: a lookup by such an inquiry's relay address then shows the inquiry,
+    its order with items and shipping, and the member, as it does for a real shop."""
+    rakuten, yahoo = str(DEMO_RAKUTEN["shop_id"]), DEMO_YAHOO["seller_id"]
+    buyers = [
+        ("100901", "佐藤 一郎", "サトウ イチロウ", "ichiro.sato@example.net", "090-3141-5926",
+         f"{rakuten}-20261120-0000012345", "rakuten", ("tea-bag-50", "水出し緑茶ティーバッグ 5g×50", 1500), 2),
+        ("100902", "木村 健太", "キムラ ケンタ", "kenta.kimura@example.org", "080-2718-2818",
+         f"{yahoo}-10000123", "yahoo", ("sweet-daifuku", "お茶大福 8個入り", 1680), 3),
+    ]
+    members, orders = [], []
+    for code, name, kana, email, tel, number, mall, (sku, item, price), quantity in buyers:
+        # Rakuten hands the shop the buyer's masked relay address, never the real one.
+        order_email = f"5a7e0c91d2b3f468s2@{D.RAKUTEN_RELAY}" if mall == "rakuten" else email
+        members.append({"customer_code": code, "name": name, "name_kana": kana, "postal_code": "4200031",
+                        "address": "静岡県静岡市葵区呉服町2-1-5", "emails": [email], "phones": [tel],
+                        "registered_at": from_jst_naive(dt.datetime(2025, 4, 1, 10, 0)), "note": None})
+        orders.append({"order_number": number, "mall": mall, "customer_code": code, "name": name, "email": order_email,
+                       "tel": tel, "ordered_at": from_jst_naive(dt.datetime(2026, 11, 20, 9, 30)), "status": "発送済み",
+                       "total": price * quantity + D.SHIPPING_FEE, "shipping_name": name,
+                       "shipping_address": "〒4200031 静岡県静岡市葵区呉服町2-1-5", "tracking_number": "467012345678",
+                       "items": [{"sku": sku, "name": item, "quantity": quantity, "price": price}]})
+    return members, orders
+
+
 def _member_row(shop, m):
     row = Member(shop=shop, tel=m["phones"][0], **{k: m[k] for k in (
         "customer_code", "name", "name_kana", "postal_code", "address", "registered_at", "note")})
@@ -161,6 +188,8 @@ def seed(admin_password=DEFAULT_PASSWORDS["admin"], agent_password=DEFAULT_PASSW
     rng = random.Random(RANDOM_SEED)
     members = build_members(rng)
     orders = build_orders(rng, members)
+    buyers, their_orders = inquiry_customers()
+    members, orders = members + buyers, orders + their_orders
     shop = db.session.scalar(select(Shop).where(Shop.code == "default"))
     if shop is None:
         shop = Shop(code="default")
