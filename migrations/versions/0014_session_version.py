@@ -1,5 +1,4 @@
-"""user_account.session_version: logout, disabling and re-enabling end a user's sessions server-side;
-an index on login_failure.at for pruning and the per-account login limit
+"""user_account.session_version (sessions end server-side), index on login_failure.at (pruning, per-account limit)
 
 Revision ID: 0014
 Revises: 0013

@@ -1,5 +1,4 @@
-"""mall_inquiry.inquiry_type: the mall's word for the inquiry, shown on the lookup page whatever
-subject template the shop uses
+"""mall_inquiry.inquiry_type: the mall's word for the inquiry, shown on the lookup page
 
 Revision ID: 0016
 Revises: 0015
