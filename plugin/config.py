@@ -33,7 +33,8 @@ DEFAULTS = {
     "API_MAX_BYTES": 5 * 1024 * 1024,
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
     "PASSWORD_HASH_METHOD": "scrypt",
-    "LOGIN_MAX_FAILURES": 10,
+    "LOGIN_MAX_FAILURES": 10,  # one account from one IP
+    "LOGIN_ACCOUNT_MAX_FAILURES": 20,  # one account from any IPs (plugin/login_limits.py)
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -17,7 +17,6 @@ from plugin import audit, clock, metrics
 from plugin.extensions import db
 from plugin.models import LoginFailure
 
-ACCOUNT_MAX_FAILURES = 20  # default of LOGIN_ACCOUNT_MAX_FAILURES
 LOCKED_ACTION = "login.locked"
 
 
@@ -28,7 +27,7 @@ def window_minutes():
 
 def account_limit():
     """Failures of one account, from any IPs, that lock its password login."""
-    return int(current_app.config.get("LOGIN_ACCOUNT_MAX_FAILURES", ACCOUNT_MAX_FAILURES))
+    return int(current_app.config["LOGIN_ACCOUNT_MAX_FAILURES"])
 
 
 def _since():
