@@ -109,12 +109,19 @@ def _stop(procs):
             proc.wait()
 
 
-def _until(condition, procs):
+def _run_until(env, n, args, url, done_sql, total):
+    """Start `n` workers `mallbridge ARGS…`, wait until `done_sql` counts `total` rows, stop them;
+    the seconds it took."""
     started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > PATIENCE or any(p.poll() is not None for p in procs):
-            raise SystemExit("a round did not finish (a worker ended or it took too long)")
-        time.sleep(0.2)  # polling the database, not waiting out a delay
+    procs = _spawn(env, n, *args)
+    try:
+        while scalar(url, done_sql) < total:
+            if time.monotonic() - started > PATIENCE or any(p.poll() is not None for p in procs):
+                raise SystemExit("a round did not finish (a worker ended or it took too long)")
+            time.sleep(0.2)  # polling the database, not waiting out a delay
+        return time.monotonic() - started
+    finally:
+        _stop(procs)
 
 
 def _steady(url, column):
@@ -132,24 +139,13 @@ def round_trip(args, workers, bases, key, sink):
                    MALLBRIDGE_SECRET_KEY="bench-secret-not-for-production-use", MALLBRIDGE_ENCRYPTION_KEY=key,
                    MALLBRIDGE_REPLY_DOMAIN="reply.localhost", **bases)
         env.pop("MALLBRIDGE_DEMO", None)
-        started = time.monotonic()
-        procs = _spawn(env, workers, "sync", "run")
-        try:
-            _until(lambda: scalar(url, "SELECT count(*) FROM outbox_message") >= total, procs)
-            sync_s = time.monotonic() - started
-        finally:
-            _stop(procs)
+        sync_s = _run_until(env, workers, ("sync", "run"), url, "SELECT count(*) FROM outbox_message", total)
         sync_steady = _steady(url, "created_at")
         failed = scalar(url, "SELECT count(*) FROM mall_account WHERE failures > 0 OR last_error IS NOT NULL")
         inbound = scalar(url, "SELECT count(*) FROM inbound_message")
         before = sink.handler.received()[0]
-        started = time.monotonic()
-        procs = _spawn(env, workers, "outbox", "run", "--batch", str(args.batch))
-        try:
-            _until(lambda: scalar(url, "SELECT count(*) FROM outbox_message WHERE state = 'sent'") >= total, procs)
-            out_s = time.monotonic() - started
-        finally:
-            _stop(procs)
+        out_s = _run_until(env, workers, ("outbox", "run", "--batch", str(args.batch)), url,
+                           "SELECT count(*) FROM outbox_message WHERE state = 'sent'", total)
         out_steady = _steady(url, "sent_at")
         received = sink.handler.received()[0] - before
     finally:
